@@ -1,0 +1,3 @@
+from blackfish.cli import main
+
+main()

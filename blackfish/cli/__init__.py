@@ -1,0 +1,85 @@
+"""The command line: parse, call the core, print. The only package that imports click.
+
+Commands are loaded lazily from blackfish.commands.COMMANDS, so `blackfish --help` and
+`blackfish validate` import only what they use. A first word that is no command but names
+a stack with a state directory is a docker proxy call (`blackfish vagrant ps`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+from blackfish import __version__
+from blackfish.commands import COMMANDS
+
+DEBUG_ENV = "BLACKFISH_DEBUG"
+
+
+class BlackfishGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def resolve_command(self, ctx, args):
+        name = args[0] if args else None
+        if name and name not in COMMANDS and _is_stack(name):
+            from blackfish.cli.proxy_cmd import proxy_command
+
+            return name, proxy_command(name), args[1:]
+        return super().resolve_command(ctx, args)
+
+    def format_commands(self, ctx, formatter):
+        # One-line help per command without importing every command module: each module
+        # is imported only here, for --help, which is what the user asked to see.
+        super().format_commands(ctx, formatter)
+        with formatter.section("Docker proxy"):
+            formatter.write_dl([("STACK ARGS...", "Run `docker ARGS...` against a healthy manager of STACK")])
+
+
+def _is_stack(name: str) -> bool:
+    from blackfish.state import StateDir
+
+    return StateDir(name).exists()
+
+
+@click.group(cls=BlackfishGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="blackfish", message="%(prog)s %(version)s")
+@click.option("--debug", is_flag=True, envvar=DEBUG_ENV, help="Show tracebacks and the commands blackfish runs.")
+@click.pass_context
+def cli(ctx, debug):
+    """Boot a TLS-secured Docker Swarm cluster from one nodes.yml, then drive it like a local engine.
+
+    \b
+      blackfish up vagrant                       boot the stack named in nodes.yml
+      blackfish vagrant run --rm -it alpine sh   docker, proxied to a healthy manager
+      blackfish certs install vagrant            trust the stack's CA on this machine
+    """
+    ctx.obj = {"debug": debug}
+
+
+def main(argv: list[str] | None = None) -> None:
+    from blackfish.cli.errors import run
+
+    args = sys.argv[1:] if argv is None else argv
+    sys.exit(run(cli, args, debug=_debug_requested(args)))
+
+
+def _debug_requested(args: list[str]) -> bool:
+    if os.environ.get(DEBUG_ENV, "").lower() in ("1", "true", "yes"):
+        return True
+    for arg in args:  # global options only: stop at the first command word
+        if arg == "--debug":
+            return True
+        if not arg.startswith("-"):
+            return False
+    return False

@@ -1,0 +1,34 @@
+"""Printing what commands return: a table for people, JSON for scripts."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Sequence
+
+
+def print_json(data) -> None:
+    json.dump(data, sys.stdout, indent=2, sort_keys=True, default=str)
+    sys.stdout.write("\n")
+
+
+def print_table(rows: Sequence[dict], columns: Sequence[str], title: str | None = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, box=None, header_style="bold", pad_edge=False)
+    for column in columns:
+        table.add_column(column.upper())
+    for row in rows:
+        table.add_row(*(_cell(row.get(c)) for c in columns))
+    Console(soft_wrap=True).print(table)
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value)) or "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)

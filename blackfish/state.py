@@ -1,0 +1,134 @@
+"""The state directory of a stack: its layout, atomic writes, permissions and lock.
+
+`$BLACKFISH_HOME/<stack>/` (default `~/.blackfish/<stack>/`) holds the PKI, the rendered
+user-data, generated secrets and `stack.json` (the plan and the provider that booted it).
+The directory is 0700 and every file is written atomically (temp file + rename), private
+material 0600, so an interrupted command never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterator
+
+from blackfish.errors import BlackfishError, UsageError
+
+HOME_ENV = "BLACKFISH_HOME"
+RECORD = "stack.json"
+
+
+def home() -> Path:
+    return Path(os.environ.get(HOME_ENV) or Path.home() / ".blackfish")
+
+
+def known_stacks() -> list[str]:
+    base = home()
+    if not base.is_dir():
+        return []
+    return sorted(p.name for p in base.iterdir() if (p / RECORD).is_file())
+
+
+class StateDir:
+    def __init__(self, stack: str, base: Path | None = None):
+        self.stack = stack
+        self.path = (base or home()) / stack
+
+    def __repr__(self) -> str:
+        return f"StateDir({str(self.path)!r})"
+
+    def exists(self) -> bool:
+        return (self.path / RECORD).is_file()
+
+    def ensure(self) -> Path:
+        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.path, 0o700)
+        return self.path
+
+    def file(self, rel: str | Path) -> Path:
+        return self.path / rel
+
+    def read(self, rel: str | Path) -> bytes | None:
+        try:
+            return (self.path / rel).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def write(self, rel: str | Path, data: bytes | str, mode: int = 0o600) -> bool:
+        """Write atomically; keep the file (bytes and mtime) when the content is unchanged.
+
+        Returns True when the file was written."""
+        if isinstance(data, str):
+            data = data.encode()
+        target = self.path / rel
+        if target.is_file() and target.read_bytes() == data:
+            if (target.stat().st_mode & 0o777) != mode:
+                os.chmod(target, mode)
+            return False
+        self.ensure()
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            os.fchmod(fd, mode)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        return True
+
+    def remove(self, rel: str | Path) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self.path / rel).unlink()
+
+    @contextlib.contextmanager
+    def lock(self, wait: bool = True) -> Iterator[None]:
+        """An exclusive lock, so two commands on one stack cannot interleave their writes."""
+        self.ensure()
+        with open(self.path / ".lock", "a") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                raise BlackfishError(f"another blackfish command is working on stack {self.stack!r}; try again when it ends") from None
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    def secret(self, name: str, given: str | None = None, generate: Callable[[], str] | None = None) -> str:
+        """A secret from nodes.yml when given, else the stored one, else a new one (stored 0600).
+
+        Never printed; stored under secrets/<name>."""
+        if given is not None:
+            return given
+        rel = Path("secrets") / name
+        stored = self.read(rel)
+        if stored is not None:
+            return stored.decode().strip()
+        value = (generate or (lambda: secrets.token_urlsafe(32)))()
+        self.write(rel, value + "\n", mode=0o600)
+        return value
+
+    def record(self) -> dict:
+        """stack.json: the plan, and what booted it."""
+        raw = self.read(RECORD)
+        if raw is None:
+            raise UsageError(f"stack {self.stack!r} has no state in {self.path} (run `blackfish up` first)")
+        return json.loads(raw)
+
+    def save_record(self, record: dict) -> None:
+        self.write(RECORD, json.dumps(record, indent=2, sort_keys=True) + "\n", mode=0o600)
+
+    def update_record(self, **fields) -> None:
+        record = self.record() if self.exists() else {}
+        record.update(fields)
+        self.save_record(record)
