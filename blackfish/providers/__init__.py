@@ -1,0 +1,45 @@
+"""What boots nodes. Every provider implements the same small protocol; `get()` maps a
+provider name from nodes.yml (or --provider) to its implementation.
+
+Vagrant providers (virtualbox, parallels, libvirt, vmware_desktop, hyperv) share one
+implementation in vagrant.py; `docker` boots each node as a local container (docker.py).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from blackfish.config import PROVIDERS, VAGRANT_PROVIDERS
+from blackfish.errors import UsageError
+from blackfish.stack import Stack
+from blackfish.state import StateDir
+
+
+class Provider(Protocol):
+    def up(self, stack: Stack, state: StateDir, *, parallel: int = 1, provision: bool = False, progress=None) -> None:
+        """Boot every node (create, start or re-provision) with its rendered user-data,
+        and return when the provider's own work is done."""
+
+    def status(self, stack: Stack, state: StateDir) -> list[dict]:
+        """One dict per node: at least `node`, `ip`, `roles`, `state`."""
+
+    def halt(self, stack: Stack, state: StateDir) -> None:
+        """Stop every node, keeping its disks, so a later `up` brings the same nodes back."""
+
+    def destroy(self, stack: Stack, state: StateDir) -> None:
+        """Remove every node and what the provider made for them (the PKI stays)."""
+
+    def ssh_argv(self, stack: Stack, state: StateDir, node: str, command: list[str]) -> list[str]:
+        """The command line that opens a shell (or runs `command`) on a node."""
+
+
+def get(name: str) -> Provider:
+    if name == "docker":
+        from blackfish.providers.docker import DockerProvider
+
+        return DockerProvider()
+    if name in VAGRANT_PROVIDERS:
+        from blackfish.providers.vagrant import VagrantProvider
+
+        return VagrantProvider(name)
+    raise UsageError(f"unknown provider {name!r}; expected one of: {', '.join(PROVIDERS)}")
