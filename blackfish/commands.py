@@ -8,4 +8,5 @@ COMMANDS: dict[str, str] = {
     "init": "blackfish.cli.config_cmds:init",
     "validate": "blackfish.cli.config_cmds:validate",
     "schema": "blackfish.cli.config_cmds:schema",
+    "certs": "blackfish.cli.certs_cmds:certs",
 }

@@ -14,8 +14,10 @@ import json
 import os
 import secrets
 import tempfile
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import IO, Callable, Iterator
 
 from blackfish.errors import BlackfishError, UsageError
 
@@ -32,6 +34,19 @@ def known_stacks() -> list[str]:
     if not base.is_dir():
         return []
     return sorted(p.name for p in base.iterdir() if (p / RECORD).is_file())
+
+
+@dataclass
+class _Held:
+    """This process's hold on one stack's lock file: the thread owning it, how deeply."""
+
+    owner: threading.RLock = field(default_factory=threading.RLock)
+    depth: int = 0
+    file: IO | None = None
+
+
+_HELD: dict[Path, _Held] = {}
+_HELD_GUARD = threading.Lock()
 
 
 class StateDir:
@@ -71,7 +86,7 @@ class StateDir:
                 os.chmod(target, mode)
             return False
         self.ensure()
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._make_dirs(target.parent)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         try:
             os.fchmod(fd, mode)
@@ -86,23 +101,54 @@ class StateDir:
             raise
         return True
 
+    def _make_dirs(self, directory: Path) -> None:
+        # mkdir(parents=True) gives intermediate directories the umask's mode; every
+        # directory under the state dir is 0700.
+        missing = []
+        while not directory.is_dir():
+            missing.append(directory)
+            directory = directory.parent
+        for d in reversed(missing):
+            d.mkdir(mode=0o700, exist_ok=True)
+            os.chmod(d, 0o700)
+
     def remove(self, rel: str | Path) -> None:
         with contextlib.suppress(FileNotFoundError):
             (self.path / rel).unlink()
 
     @contextlib.contextmanager
     def lock(self, wait: bool = True) -> Iterator[None]:
-        """An exclusive lock, so two commands on one stack cannot interleave their writes."""
+        """An exclusive lock, so two commands on one stack cannot interleave their writes.
+
+        Re-entrant within a thread: a step that locks (pki.ensure_pki) may run inside a
+        command that already holds the lock. flock alone would deadlock there, because a
+        second open() of the lock file is a second lock owner."""
         self.ensure()
-        with open(self.path / ".lock", "a") as f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-            except BlockingIOError:
-                raise BlackfishError(f"another blackfish command is working on stack {self.stack!r}; try again when it ends") from None
+        with _HELD_GUARD:
+            held = _HELD.setdefault(self.path.resolve(), _Held())
+        if not held.owner.acquire(blocking=wait):
+            raise self._busy()
+        try:
+            if held.depth == 0:
+                held.file = open(self.path / ".lock", "a")
+                try:
+                    fcntl.flock(held.file, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+                except BlockingIOError:
+                    held.file.close()
+                    raise self._busy() from None
+            held.depth += 1
             try:
                 yield
             finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+                held.depth -= 1
+                if held.depth == 0:
+                    fcntl.flock(held.file, fcntl.LOCK_UN)
+                    held.file.close()
+        finally:
+            held.owner.release()
+
+    def _busy(self) -> BlackfishError:
+        return BlackfishError(f"another blackfish command is working on stack {self.stack!r}; try again when it ends")
 
     def secret(self, name: str, given: str | None = None, generate: Callable[[], str] | None = None) -> str:
         """A secret from nodes.yml when given, else the stored one, else a new one (stored 0600).

@@ -78,3 +78,11 @@ def blackfish(*args: str, cwd: Path | None = None, env: dict | None = None, inpu
 def assert_no_traceback(result: subprocess.CompletedProcess) -> None:
     assert "Traceback" not in result.stderr, result.stderr
     assert "Traceback" not in result.stdout, result.stdout
+
+
+def needs_netlab() -> None:
+    """Network namespaces for private test networks (tests/support/netlab.py)."""
+    from tests.support import netlab
+
+    ok, reason = netlab.available()
+    needs(ok, reason)
