@@ -1,3 +1,3 @@
-from blackfish.cli import main
+from blackfish.entry import main
 
 main()

@@ -9,4 +9,6 @@ COMMANDS: dict[str, str] = {
     "validate": "blackfish.cli.config_cmds:validate",
     "schema": "blackfish.cli.config_cmds:schema",
     "certs": "blackfish.cli.certs_cmds:certs",
+    "env": "blackfish.cli.proxy_cmds:env",
+    "context": "blackfish.cli.proxy_cmds:context",
 }

@@ -119,9 +119,8 @@ def json_schema() -> dict:
 
 # --- decoding, with positions -------------------------------------------------------
 
-_FIELDS_BY_STRUCT = {
-    cls: [f.encode_name for f in msgspec.structs.fields(cls)] for cls in (Config, NodeSpec, PkiSpec)
-}
+def _known_keys(struct: type) -> list[str]:
+    return [f.encode_name for f in msgspec.structs.fields(struct)]
 
 
 class _Document:
@@ -209,7 +208,7 @@ class _Document:
         what, path = m.group("what"), _parse_path(m.group("path") or "")
         if u := self._UNKNOWN.match(what):
             field = u.group("field")
-            known = _FIELDS_BY_STRUCT[_struct_at(path)]
+            known = _known_keys(_struct_at(path))
             message = f"unknown key {field!r}"
             if close := difflib.get_close_matches(field, known, n=1):
                 message += f"; did you mean {close[0]!r}?"
@@ -326,7 +325,7 @@ def _check(config: Config, doc: _Document) -> list[Problem]:
     _check_labels(config.labels, ["labels"], bad)
 
     if not config.nodes:
-        bad(["nodes"], "must list at least one node")
+        bad(["nodes"], "must list at least one node", key=True)
     names: dict[str, int] = {}
     ips: dict[str, int] = {}
     for i, node in enumerate(config.nodes):
@@ -367,13 +366,13 @@ def _check(config: Config, doc: _Document) -> list[Problem]:
         managers = sum("swarm-manager" in r for r in roles)
         servers = sum("consul-server" in r for r in roles)
         if managers == 0:
-            bad(["nodes"], "no swarm manager: give at least one node the role 'swarm-manager'")
+            bad(["nodes"], "no swarm manager: give at least one node the role 'swarm-manager'", key=True)
         elif managers % 2 == 0:
-            bad(["nodes"], f"{managers} swarm managers: an even number tolerates no more failures than one fewer; use an odd number", warning=True)
+            bad(["nodes"], f"{managers} swarm managers: an even number tolerates no more failures than one fewer; use an odd number", key=True, warning=True)
         if servers == 0 and config.consul_joinip is None:
-            bad(["nodes"], "no consul server: give at least one node the role 'consul-server' or set consul-joinip")
+            bad(["nodes"], "no consul server: give at least one node the role 'consul-server' or set consul-joinip", key=True)
         elif servers and servers % 2 == 0:
-            bad(["nodes"], f"{servers} consul servers: an even number tolerates no more failures than one fewer; use an odd number", warning=True)
+            bad(["nodes"], f"{servers} consul servers: an even number tolerates no more failures than one fewer; use an odd number", key=True, warning=True)
     return problems
 
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import traceback
-
 import click
 
 from blackfish.errors import EXIT_BAD_INPUT, EXIT_FAILURE, BlackfishError
@@ -16,6 +13,8 @@ def run(app: click.Group, args: list[str], debug: bool) -> int:
         return result if isinstance(result, int) else 0
     except BlackfishError as exc:
         if debug:
+            import traceback
+
             traceback.print_exc()
         for line in exc.lines():
             click.echo(_prefix(line), err=True)

@@ -1,0 +1,26 @@
+"""Start-up cost of the CLI: `blackfish --help` and `blackfish validate` next to `import click`.
+
+Target (issue 2): both under 2x the time of `python -c "import click"`, measured in one run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from timing import PYTHON, wall_times
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run() -> list[dict]:
+    times = wall_times({
+        "import click": [PYTHON, "-c", "import click"],
+        "blackfish --help": [PYTHON, "-m", "blackfish", "--help"],
+        "blackfish validate": [PYTHON, "-m", "blackfish", "validate", "-f", str(REPO / "nodes.yml")],
+    })
+    base = times["import click"]
+    rows = []
+    for case, seconds in times.items():
+        rows.append({"benchmark": "cli", "case": case, "value": seconds * 1000, "unit": "ms",
+                     "note": f"{seconds / base:.2f}x import click"})
+    return rows

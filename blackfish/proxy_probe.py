@@ -1,0 +1,145 @@
+"""Probing a stack's manager engines over TLS (docker SDK) and ranking what answers.
+
+Every candidate is asked for `/info` at once, each in its own thread with a short timeout. An
+active swarm manager (LocalNodeState "active" and ControlAvailable) wins as soon as one answers;
+otherwise the first reachable engine in the stack's order does (it can still run containers);
+when none answers, NoManagerError names each manager and what went wrong with it.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from dataclasses import dataclass
+
+from blackfish.errors import EXIT_MISSING_TOOL, BlackfishError
+
+PROBE_TIMEOUT = 5.0  # seconds per connect/read; a manager slower than this is as good as down
+
+
+class NoManagerError(BlackfishError):
+    """No manager engine of the stack answered; exit 3 like an unusable tool."""
+
+    exit_code = EXIT_MISSING_TOOL
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What one manager engine said (or the error reaching it)."""
+
+    node: object  # blackfish.stack.Node
+    port: int
+    swarm_state: str | None = None  # Swarm.LocalNodeState: active, inactive, pending, locked, error
+    control: bool = False  # Swarm.ControlAvailable: this engine is a manager of the swarm
+    version: str | None = None
+    error: str | None = None
+
+    @property
+    def reachable(self) -> bool:
+        return self.error is None
+
+    @property
+    def swarm_manager(self) -> bool:
+        return self.swarm_state == "active" and self.control
+
+    @property
+    def summary(self) -> str:
+        if self.error is not None:
+            return self.error
+        role = "manager" if self.control else "not a manager"
+        return f"docker {self.version}, swarm {self.swarm_state}, {role}"
+
+
+def endpoint(node) -> tuple[str, int]:
+    host, port = node.docker_host.removeprefix("tcp://").rsplit(":", 1)
+    return host, int(port)
+
+
+def probe(node, cert_path: str, timeout: float = PROBE_TIMEOUT) -> Probe:
+    """Ask one engine for /info over mutual TLS with the stack's client certificate."""
+    import docker
+    from docker.tls import TLSConfig
+
+    ip, port = endpoint(node)
+    tls = TLSConfig(
+        client_cert=(os.path.join(cert_path, "cert.pem"), os.path.join(cert_path, "key.pem")),
+        ca_cert=os.path.join(cert_path, "ca.pem"), verify=True,
+    )
+    try:
+        # A fixed API version keeps the constructor off the network; the unversioned /info path
+        # is the engine's newest API (Docker 29 refuses old versioned paths). trust_env=False:
+        # REQUESTS_CA_BUNDLE would replace our CA and HTTPS_PROXY would detour the connection.
+        with docker.APIClient(base_url=f"https://{ip}:{port}", tls=tls, version="1.24", timeout=timeout) as api:
+            api.trust_env = False
+            response = api.get(f"{api.base_url}/info", timeout=timeout)
+            response.raise_for_status()
+            info = response.json()
+    except Exception as exc:  # every failure is an answer here: the manager is not usable
+        return Probe(node, port, error=describe(exc, timeout))
+    swarm = info.get("Swarm") or {}
+    return Probe(node, port, swarm_state=swarm.get("LocalNodeState"), control=bool(swarm.get("ControlAvailable")),
+                 version=info.get("ServerVersion"))
+
+
+def probe_all(nodes, cert_path: str, timeout: float = PROBE_TIMEOUT):
+    """Probe every node concurrently; yield each Probe as it arrives (daemon threads, so a
+    manager that hangs never delays the exit of a process that already has its answer)."""
+    answers: queue.Queue[Probe] = queue.Queue()
+    for node in nodes:
+        threading.Thread(target=lambda n=node: answers.put(probe(n, cert_path, timeout)), daemon=True).start()
+    for _ in nodes:
+        yield answers.get()
+
+
+def choose(stack_name: str, nodes, cert_path: str, timeout: float = PROBE_TIMEOUT) -> Probe:
+    """The best manager: the first active swarm manager to answer, else the first reachable
+    engine in the stack's order; NoManagerError when none answers."""
+    seen: dict[str, Probe] = {}
+    for answer in probe_all(nodes, cert_path, timeout):
+        if answer.swarm_manager:
+            return answer
+        seen[answer.node.name] = answer
+    ordered = [seen[node.name] for node in nodes]
+    for answer in ordered:
+        if answer.reachable:
+            return answer
+    raise NoManagerError(
+        f"no manager of stack {stack_name!r} answers",
+        detail="\n".join(f"  {a.node.name} ({a.node.docker_host}): {a.error}" for a in ordered),
+    )
+
+
+def describe(exc: BaseException, timeout: float) -> str:
+    """One line for a failed probe. requests/urllib3 wrap the socket or TLS error several layers
+    deep, with object reprs in their messages: report the cause that says what happened."""
+    import ssl
+
+    import requests
+
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        return f"HTTP {exc.response.status_code} {exc.response.reason}"
+    causes = _causes(exc)
+    for cause in causes:
+        if isinstance(cause, ssl.SSLError):
+            detail = getattr(cause, "verify_message", None) or cause.reason or cause.strerror
+            return "TLS handshake failed: " + str(detail).replace("_", " ").lower()
+    if isinstance(exc, requests.Timeout) or any(isinstance(c, TimeoutError) for c in causes):
+        return f"no answer within {timeout:g} s"
+    for cause in causes:
+        if isinstance(cause, OSError) and cause.errno is not None:
+            return (cause.strerror or os.strerror(cause.errno)).lower()
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """exc and every exception it wraps (__cause__, __context__, urllib3's `reason`, args)."""
+    found: list[BaseException] = []
+    todo = [exc]
+    while todo:
+        current = todo.pop()
+        if not isinstance(current, BaseException) or any(current is f for f in found):
+            continue
+        found.append(current)
+        todo += [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+    return found
