@@ -3,7 +3,7 @@
 Used by `certs install/uninstall` and `dns`. Every change to the host is a Command: printed
 before it runs (so the user sees what `sudo` asks for), prefixed with `sudo` when it needs root
 and we are not root, and only printed under --dry-run. The printed text is a shell script: notes
-are `# ` comments and a file write is `tee PATH <<'EOF'`, so `--dry-run > script.sh` can be read,
+are `# ` comments and a command's input is a here-document (`tee PATH <<'EOF'` writes a file), so `--dry-run > script.sh` can be read,
 edited and run by hand.
 """
 
@@ -74,7 +74,7 @@ class Command:
         argv = (("sudo",) if sudo and self.privileged else ()) + self.argv
         shown = shlex.join(argv)
         if self.stdin is not None:
-            shown += f" >/dev/null <<'EOF'\n{self.stdin}EOF"
+            shown += f" <<'EOF'\n{self.stdin}EOF"
         return shown
 
 

@@ -3,23 +3,21 @@
 `blackfish STACK ARGS...` ends in `os.execvpe("docker", ...)` with DOCKER_HOST, DOCKER_TLS_VERIFY
 and DOCKER_CERT_PATH set, so arguments, stdin, the TTY, signals and the exit code are docker's own.
 A manager chosen less than CACHE_TTL seconds ago (`proxy-cache.json` in the state directory) is
-reused after a TCP connect check; only otherwise are the managers probed (blackfish.proxy_probe).
-The warm path runs before click is imported (blackfish.entry), so this module imports nothing
-heavier than json and socket at the top.
+reused after a one-round-trip liveness check; only otherwise are the managers probed (blackfish.proxy_probe).
+The warm path runs before click is imported (blackfish.entry) and imports no more than os,
+time and _socket: each module it avoids (json, socket, ssl, the docker SDK) is milliseconds per call.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import sys
 import time
 
-CACHE = "proxy-cache.json"
-CACHE_VERSION = 1
+CACHE = "proxy-cache"
+CACHE_FORMAT = "blackfish-proxy-cache/1"  # one line: format, name, ip, port, chosen at, stack.json mtime
 CACHE_TTL = 30.0  # seconds a chosen manager is trusted without a new probe
-CONNECT_TIMEOUT = 0.5  # the warm path's TCP check; a LAN or VM network answers in a millisecond
+CHECK_TIMEOUT = 1.0  # the warm path's liveness check; a LAN or VM network answers in a millisecond
 RECORD = "stack.json"
 CLIENT_FILES = ("ca.pem", "cert.pem", "key.pem")  # what the docker CLI reads from DOCKER_CERT_PATH
 # Set in the user's shell, these would send docker elsewhere than DOCKER_HOST says.
@@ -75,39 +73,47 @@ def _record_stamp(path: str) -> int | None:
 
 
 def remembered(path: str, now: float | None = None) -> Manager | None:
-    """The manager chosen lately for the stack in `path`, if still fresh and accepting connections.
+    """The manager chosen lately for the stack in `path`, if still fresh and answering.
 
-    Stale when older than CACHE_TTL, when stack.json changed since, or when the manager's port
-    refuses a TCP connection (after exec there is no retrying, so a dead one must be caught here)."""
+    Stale when older than CACHE_TTL, when stack.json changed since, or when the manager
+    no longer answers on its port (after exec there is no retrying, so a dead one must be caught here)."""
     try:
-        with open(os.path.join(path, CACHE), "rb") as f:
-            cached = json.loads(f.read())
-        age = (time.time() if now is None else now) - cached["chosen_at"]
-        if cached["version"] != CACHE_VERSION or not 0 <= age < CACHE_TTL:
+        with open(os.path.join(path, CACHE)) as f:
+            form, name, ip, port, chosen_at, record = f.read().split()
+        age = (time.time() if now is None else now) - float(chosen_at)
+        if form != CACHE_FORMAT or not 0 <= age < CACHE_TTL or int(record) != _record_stamp(path):
             return None
-        if cached["record"] != _record_stamp(path):
-            return None
-        manager = Manager(cached["name"], cached["ip"], int(cached["port"]))
-    except (OSError, ValueError, KeyError, TypeError):
+        manager = Manager(name, ip, int(port))
+    except (OSError, ValueError):
         return None
-    return manager if accepts_connections(manager) else None
+    return manager if answers(manager) else None
 
 
-def accepts_connections(manager: Manager, timeout: float = CONNECT_TIMEOUT) -> bool:
+def answers(manager: Manager, timeout: float = CHECK_TIMEOUT) -> bool:
+    """Whether the engine still serves its TLS port, in one round trip and without importing ssl.
+
+    A plaintext HTTP request to Go's HTTPS server gets "HTTP/1.0 400 ... Client sent an HTTP
+    request to an HTTPS server" back. Unlike a bare connect, which dockerd logs as a TLS handshake
+    error on every call, this leaves no line in the node's log; and a hung engine fails it."""
+    import _socket  # the C module under `socket`, whose enum wrappers cost more than this whole check
+
+    family = _socket.AF_INET6 if ":" in manager.ip else _socket.AF_INET
+    conn = _socket.socket(family, _socket.SOCK_STREAM)
     try:
-        socket.create_connection((manager.ip, manager.port), timeout=timeout).close()
+        conn.settimeout(timeout)
+        conn.connect((manager.ip, manager.port))
+        conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        return bool(conn.recv(16))
     except OSError:
         return False
-    return True
+    finally:
+        conn.close()
 
 
 def remember(state, manager: Manager) -> None:
     """Write the choice for the next calls (`state` is the stack's blackfish.state.StateDir)."""
-    data = {
-        "version": CACHE_VERSION, "name": manager.name, "ip": manager.ip, "port": manager.port,
-        "chosen_at": time.time(), "record": _record_stamp(str(state.path)),
-    }
-    state.write(CACHE, json.dumps(data) + "\n", mode=0o600)
+    fields = [CACHE_FORMAT, manager.name, manager.ip, manager.port, time.time(), _record_stamp(str(state.path))]
+    state.write(CACHE, " ".join(map(str, fields)) + "\n", mode=0o600)
 
 
 # --- choosing and exec -----------------------------------------------------------------------

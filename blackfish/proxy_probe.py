@@ -122,8 +122,9 @@ def describe(exc: BaseException, timeout: float) -> str:
     causes = _causes(exc)
     for cause in causes:
         if isinstance(cause, ssl.SSLError):
-            detail = getattr(cause, "verify_message", None) or cause.reason or cause.strerror
-            return "TLS handshake failed: " + str(detail).replace("_", " ").lower()
+            reason = str(cause.reason or cause.strerror).replace("_", " ").lower()
+            verify = getattr(cause, "verify_message", None)
+            return f"TLS handshake failed: {reason}" + (f": {verify}" if verify else "")
     if isinstance(exc, requests.Timeout) or any(isinstance(c, TimeoutError) for c in causes):
         return f"no answer within {timeout:g} s"
     for cause in causes:

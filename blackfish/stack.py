@@ -168,6 +168,8 @@ class Stack:
             "dc": self.dc,
             "admin-network": self.admin_network,
             "provider": self.provider,
+            # Without these a recorded stack would ask pki for the default CA and replace a custom one.
+            "pki": {"key": self.pki_key, "name-constraints": self.name_constraints},
             "nodes": [
                 {"name": n.name, "ip": n.ip, "roles": list(n.roles), "memory": n.memory, "cpus": n.cpus, "labels": n.labels}
                 for n in self.nodes
@@ -182,7 +184,9 @@ class Stack:
                  memory=n.get("memory", 2048), cpus=n.get("cpus", 2), labels=n.get("labels", {}))
             for n in record["nodes"]
         )
-        return cls(name=name, dc=dc, admin_network=record["admin-network"], provider=record["provider"], nodes=nodes)
+        pki = record.get("pki", {})
+        return cls(name=name, dc=dc, admin_network=record["admin-network"], provider=record["provider"], nodes=nodes,
+                   pki_key=pki.get("key", "ecdsa-p256"), name_constraints=pki.get("name-constraints", True))
 
 
 def plan(config: Config, source: Path | None = None, provider: str | None = None) -> Stack:

@@ -6,7 +6,9 @@ import click
 
 from blackfish.cli.common import file_option
 
-SHOW_COLUMNS = ("file", "subject", "sans", "not_after", "sha256")
+# One block per certificate rather than a table: SANs and fingerprints are too long for
+# columns, and a truncated fingerprint cannot be compared with what a browser shows.
+SHOW_FIELDS = (("subject", "subject"), ("sans", "SANs"), ("not_after", "not after"), ("sha256", "SHA-256"))
 
 
 @click.group()
@@ -24,21 +26,15 @@ def _stack_name(stack_name: str | None, nodes_file: str | None) -> str:
 
 def _stack(stack_name: str | None, nodes_file: str | None):
     """The Stack from nodes.yml when it describes STACK; else the one recorded in the state
-    directory (with the CA's key type and constraints), so a stack booted from another
-    directory can still be rotated."""
-    from pathlib import Path
-
+    directory, so a stack booted from another directory can still be rotated."""
     from blackfish import config
     from blackfish.cli.common import load_stack, recorded_stack
     from blackfish.state import StateDir
 
     if stack_name is not None and nodes_file is None and StateDir(stack_name).exists():
         path = config.resolve_path(None)
-        if not path.is_file() or config.load(Path(path)).config.stack != stack_name:
-            from blackfish import pki
-
-            state = StateDir(stack_name)
-            return pki.with_recorded_settings(recorded_stack(stack_name), state)
+        if not path.is_file() or config.load(path).config.stack != stack_name:
+            return recorded_stack(stack_name)
     return load_stack(nodes_file, stack_name)
 
 
@@ -49,14 +45,18 @@ def _stack(stack_name: str | None, nodes_file: str | None):
 def show(stack_name, nodes_file, as_json):
     """List the stack's certificates: subject, SANs, expiry, SHA-256 fingerprint."""
     from blackfish import pki
-    from blackfish.cli.output import print_json, print_table
+    from blackfish.cli.output import print_json
     from blackfish.state import StateDir
 
     rows = pki.describe(StateDir(_stack_name(stack_name, nodes_file)))
     if as_json:
         print_json(rows)
-    else:
-        print_table(rows, SHOW_COLUMNS)
+        return
+    for i, row in enumerate(rows):
+        click.echo(("\n" if i else "") + row["file"])
+        for key, label in SHOW_FIELDS:
+            value = ", ".join(row[key]) if isinstance(row[key], list) else row[key]
+            click.echo(f"  {label:<10} {value or '-'}")
 
 
 @certs.command()
@@ -74,3 +74,9 @@ def rotate(stack_name, nodes_file, ca):
         click.echo(f"wrote {rel}")
     if ca:
         click.echo(f"new CA: re-run `blackfish certs install {stack.name}` where the old one was trusted", err=True)
+
+
+from blackfish.cli.trust_cmds import install, uninstall  # noqa: E402  (defined in trust_cmds, issue 8)
+
+certs.add_command(install)
+certs.add_command(uninstall)

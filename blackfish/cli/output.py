@@ -18,7 +18,7 @@ def print_table(rows: Sequence[dict], columns: Sequence[str], title: str | None 
 
     table = Table(title=title, box=None, header_style="bold", pad_edge=False)
     for column in columns:
-        table.add_column(column.upper())
+        table.add_column(column.upper(), overflow="fold")
     for row in rows:
         table.add_row(*(_cell(row.get(c)) for c in columns))
     Console(soft_wrap=True).print(table)

@@ -5,16 +5,23 @@ from __future__ import annotations
 import click
 
 
-def proxy_command(stack: str) -> click.Command:
-    @click.command(
-        name=stack,
-        add_help_option=False,
-        context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
-    )
-    @click.argument("docker_args", nargs=-1, type=click.UNPROCESSED)
-    def proxy(docker_args):
+class ProxyCommand(click.Command):
+    """Hands its arguments to docker verbatim. Click's own parser would eat the first `--`,
+    and then this path would differ from the one blackfish.entry takes without click."""
+
+    def __init__(self, stack: str):
+        super().__init__(name=stack, add_help_option=False)
+        self.stack = stack
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.args = list(args)
+        return []
+
+    def invoke(self, ctx: click.Context) -> None:
         from blackfish import proxy as core
 
-        core.exec_docker(stack, list(docker_args))
+        core.exec_docker(self.stack, ctx.args)
 
-    return proxy
+
+def proxy_command(stack: str) -> click.Command:
+    return ProxyCommand(stack)

@@ -7,13 +7,14 @@
     ssh/id_ed25519(.pub)           the per-stack SSH key
 
 ensure_pki() is idempotent: it keeps every file that is still right (same bytes, same
-mtime) and re-issues only what changed, expired or is about to. It takes the state
-directory's lock itself; StateDir.lock() is re-entrant, so callers may hold it already.
+mtime) and re-issues only what changed or expires within 30 days. The CA follows the
+stack's settings: a new key kind, admin network or name-constraints setting replaces it
+(and so every certificate under it). ensure_pki() takes the state directory's lock
+itself; StateDir.lock() is re-entrant, so callers may already hold it.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 
 from cryptography import x509
@@ -64,7 +65,6 @@ def rotate(stack: Stack, state: StateDir, ca: bool = False) -> list[str]:
 
 def _ensure(stack: Stack, state: StateDir, renew: bool, renew_ca: bool) -> list[str]:
     with state.lock():
-        state.ensure()
         written: list[str] = []
         ca_cert, ca_key = _ensure_ca(stack, state, renew_ca, written)
         for node in stack.nodes:
@@ -162,12 +162,3 @@ def _describe_one(rel: str, cert: x509.Certificate) -> dict:
         "sha256": ":".join(fingerprint[i:i + 2] for i in range(0, len(fingerprint), 2)),
     }
 
-
-def with_recorded_settings(stack: Stack, state: StateDir) -> Stack:
-    """stack with the key kind and name constraints of its existing CA (stack.json does not
-    record the pki settings; the CA does). Unchanged when there is no readable CA."""
-    cert = certs.load(state.read(CA_CERT))
-    if cert is None:
-        return stack
-    kind = keys.kind_of(cert.public_key()) or stack.pki_key
-    return dataclasses.replace(stack, pki_key=kind, name_constraints=certs.permitted_of(cert) is not None)

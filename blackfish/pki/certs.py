@@ -111,32 +111,33 @@ def sans_of(profile: Profile) -> list[x509.GeneralName]:
 
 def leaf_is_current(cert: x509.Certificate, key: keys.PrivateKey, profile: Profile, ca_cert: x509.Certificate, kind: str) -> bool:
     """True when cert (with key) is what the profile asks for, by this CA, and not about to expire."""
+    sans = _extension(cert, x509.SubjectAlternativeName)
     return (
         keys.same_public(cert.public_key(), key)
         and keys.kind_of(key) == kind
         and _issued_by(cert, ca_cert)
-        and _extension(cert, x509.SubjectAlternativeName) == (x509.SubjectAlternativeName(sans_of(profile)) if profile.dns_names or profile.ip_addresses else None)
+        and (list(sans) if sans is not None else []) == sans_of(profile)
         and _extension(cert, x509.ExtendedKeyUsage) == x509.ExtendedKeyUsage(list(profile.usages))
-        and cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == profile.common_name
+        and [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)] == [profile.common_name]
         and _lasts(cert)
     )
 
 
 def ca_is_current(cert: x509.Certificate, key: keys.PrivateKey, kind: str, permitted: list[x509.GeneralName] | None) -> bool:
     """True when the CA matches its key, the key kind and the name constraints nodes.yml asks for."""
-    constraints = _extension(cert, x509.NameConstraints)
-    have = None if constraints is None else set(constraints.permitted_subtrees or ())
+    have = permitted_of(cert)
     basic = _extension(cert, x509.BasicConstraints)
     return (
         keys.same_public(cert.public_key(), key)
         and keys.kind_of(key) == kind
         and basic is not None and basic.ca
-        and have == (None if permitted is None else set(permitted))
+        and (None if have is None else set(have)) == (None if permitted is None else set(permitted))
         and _lasts(cert)
     )
 
 
 def permitted_of(cert: x509.Certificate) -> list[x509.GeneralName] | None:
+    """The CA's permitted subtrees; None when it has no name constraints."""
     constraints = _extension(cert, x509.NameConstraints)
     return None if constraints is None else list(constraints.permitted_subtrees or ())
 

@@ -16,12 +16,19 @@ from blackfish.state import StateDir
 
 
 class Provider(Protocol):
+    # Optional (blackfish.lifecycle calls it when present):
+    # def check(self, stack, state, progress=None) -> None:
+    #     """Raise MissingToolError (exit 3) when this machine cannot boot the stack; runs
+    #     before anything is rendered and must not write in the state directory."""
+
     def up(self, stack: Stack, state: StateDir, *, parallel: int = 1, provision: bool = False, progress=None) -> None:
         """Boot every node (create, start or re-provision) with its rendered user-data,
-        and return when the provider's own work is done."""
+        and return when the provider's own work is done. `progress(node, phase)`, when
+        given, hears each node's phase as it changes (any thread)."""
 
     def status(self, stack: Stack, state: StateDir) -> list[dict]:
-        """One dict per node: at least `node`, `ip`, `roles`, `state`."""
+        """One dict per node: at least `node`, `ip`, `roles`, `state` (`not_created` when the
+        node does not exist); further keys become further columns of `blackfish status`."""
 
     def halt(self, stack: Stack, state: StateDir) -> None:
         """Stop every node, keeping its disks, so a later `up` brings the same nodes back."""

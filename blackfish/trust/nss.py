@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from blackfish.host import Command, Host, make_dir, probe
-from blackfish.trust.store import Store
+from blackfish.trust.store import Store, pem_to_der
 
 TOOLS = ("certutil",)
 
@@ -95,10 +95,7 @@ class NssStore(Store):
         proc = probe(["certutil", "-L", "-d", db.spec, "-n", self.target.label, "-a"])
         if proc.returncode != 0 or "BEGIN CERTIFICATE" not in proc.stdout:
             return None
-        from cryptography import x509
-        from cryptography.hazmat.primitives.serialization import Encoding
-
-        return x509.load_pem_x509_certificate(proc.stdout.encode()).public_bytes(Encoding.DER)
+        return pem_to_der(proc.stdout.encode())
 
     def check(self) -> bool:
         der = self.target.ca_der()

@@ -9,9 +9,11 @@ uninstall can find exactly what install added, even after the state directory is
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from blackfish.errors import UsageError
 from blackfish.host import Command, Host
 
 
@@ -22,6 +24,11 @@ class Target:
     stack: str
     ca: Path
     registries: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        # The name goes into file names and a glob (docker uninstall): no separators, no wildcards.
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", self.stack):
+            raise UsageError(f"{self.stack!r} is not a stack name (a DNS label: lowercase letters, digits, '-')")
 
     @property
     def label(self) -> str:
@@ -35,11 +42,8 @@ class Target:
             return None
 
     def ca_der(self) -> bytes | None:
-        from cryptography import x509
-        from cryptography.hazmat.primitives.serialization import Encoding
-
         pem = self.ca_pem()
-        return None if pem is None else x509.load_pem_x509_certificate(pem).public_bytes(Encoding.DER)
+        return None if pem is None else pem_to_der(pem)
 
 
 class Store:
@@ -81,3 +85,11 @@ def same_file(path: Path, content: bytes | None) -> bool:
         return content is not None and path.read_bytes() == content
     except (FileNotFoundError, NotADirectoryError):
         return False
+
+
+def pem_to_der(pem: bytes) -> bytes:
+    """The DER of the first certificate in pem (stores compare certificates, not their encoding)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return x509.load_pem_x509_certificate(pem).public_bytes(Encoding.DER)

@@ -7,6 +7,7 @@ CLI), and Chrome/Safari on macOS. Every step needs root.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,12 +24,20 @@ class Flavor:
     suffix: str  # update-ca-certificates on Debian reads only *.crt
     refresh: tuple[str, ...]
     package: str  # provides refresh[0]
+    # Debian's plain update-ca-certificates rebuilds the bundle without a removed anchor but
+    # leaves its /etc/ssl/certs links dangling (--fresh rebuilds them), and never tells its hooks
+    # (Java's cacerts: ca-certificates-java) that the CA left: they are told the way
+    # update-ca-certificates tells them about a removed CA, `-/etc/ssl/certs/<name>.pem` on stdin.
+    refresh_after_remove: tuple[str, ...] | None = None
+    hooks: str | None = None
+    linked: str | None = None  # where the refresh links an anchor, {} = its name without suffix
 
 
 # mkcert's detection (truststore_linux.go): the first anchor directory that exists decides.
 FLAVORS = (
     Flavor("Fedora/RHEL", "/etc/pki/ca-trust/source/anchors", ".pem", ("update-ca-trust", "extract"), "ca-certificates"),
-    Flavor("Debian/Ubuntu", "/usr/local/share/ca-certificates", ".crt", ("update-ca-certificates",), "ca-certificates"),
+    Flavor("Debian/Ubuntu", "/usr/local/share/ca-certificates", ".crt", ("update-ca-certificates",), "ca-certificates",
+           ("update-ca-certificates", "--fresh"), "/etc/ca-certificates/update.d", "/etc/ssl/certs/{}.pem"),
     Flavor("Arch", "/etc/ca-certificates/trust-source/anchors", ".crt", ("trust", "extract-compat"), "p11-kit"),
     Flavor("SUSE", "/etc/pki/trust/anchors", ".pem", ("update-ca-certificates",), "ca-certificates"),
 )
@@ -78,15 +87,21 @@ class LinuxSystemStore(Store):
     def install(self) -> list[Command]:
         if self.check():
             return []
-        return [copy_file(self.target.ca, self.file, privileged=True), self._refresh()]
+        return [copy_file(self.target.ca, self.file, privileged=True), Command(self.flavor.refresh, privileged=True)]
 
     def uninstall(self) -> list[Command]:
         if not self.file.exists():
             return []
-        return [remove_file(self.file, privileged=True), self._refresh()]
+        refresh = self.flavor.refresh_after_remove or self.flavor.refresh
+        return [remove_file(self.file, privileged=True), Command(refresh, privileged=True), *self._tell_hooks()]
 
-    def _refresh(self) -> Command:
-        return Command(self.flavor.refresh, privileged=True)
+    def _tell_hooks(self) -> list[Command]:
+        hooks = self.host.path(self.flavor.hooks) if self.flavor.hooks else None
+        if hooks is None or not hooks.is_dir():
+            return []
+        removed = f"-{self.flavor.linked.format(self.target.label)}\n"
+        return [Command((str(hook),), privileged=True, stdin=removed)
+                for hook in sorted(hooks.iterdir()) if hook.is_file() and os.access(hook, os.X_OK)]
 
 
 class MacSystemStore(Store):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import ipaddress
 
@@ -244,10 +243,3 @@ def test_describe_lists_every_certificate_with_its_fingerprint(state):
     assert node["sha256"].replace(":", "") == load(state, "nodes/s-02/cert.pem").fingerprint(hashes.SHA256()).hex().upper()
     assert node["not_after"].endswith("Z")
 
-
-def test_recorded_settings_come_back_from_the_ca(state):
-    pki.ensure_pki(make_stack(key="ecdsa-p384", name_constraints=False, ips=("10.241.0.11",)), state)
-    plain = dataclasses.replace(make_stack(ips=("10.241.0.11",)), pki_key="ecdsa-p256", name_constraints=True)
-    recovered = pki.with_recorded_settings(plain, state)
-    assert (recovered.pki_key, recovered.name_constraints) == ("ecdsa-p384", False)
-    assert pki.ensure_pki(recovered, state) == []

@@ -1,0 +1,237 @@
+"""Commands that boot and manage a stack's nodes: up, status, halt, destroy, ssh, provision."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import click
+
+from blackfish.cli.common import file_option
+
+stack_argument = click.argument("stack_name", metavar="[STACK]", required=False)
+templates_option = click.option(
+    "--templates", metavar="DIR", default=None, type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Your templates, overriding the built-in ones file by file.",
+)
+parallel_option = click.option(
+    "--parallel", metavar="N", type=click.IntRange(min=1), default=1, show_default=True,
+    help="Boot up to N nodes at once (the first node always boots alone).",
+)
+
+
+@click.command()
+@stack_argument
+@file_option
+@click.option("--provider", metavar="NAME", default=None,
+              help="virtualbox, parallels, libvirt, vmware_desktop, hyperv or docker [default: nodes.yml's].")
+@parallel_option
+@click.option("--provision", is_flag=True, help="Re-apply each node's user-data, also to running nodes.")
+@templates_option
+@click.option("--node-image", metavar="IMAGE", default=None, help="docker provider: the image every node runs.")
+@click.pass_obj
+def up(obj, stack_name, nodes_file, provider, parallel, provision, templates, node_image):
+    """Boot the stack's nodes: PKI and user-data first, then the provider.
+
+    \b
+      blackfish up                      the stack of ./nodes.yml, on its provider
+      blackfish up vagrant --parallel 3
+      blackfish up --provider docker    every node a local container
+    """
+    from blackfish.cli.common import load_stack
+
+    _debug(obj)
+    stack = load_stack(nodes_file, stack_name, provider=provider)
+    if node_image is not None:
+        import dataclasses
+
+        stack = dataclasses.replace(stack, node_image=node_image)
+    _boot(stack, parallel=parallel, provision=provision, templates=templates)
+
+
+@click.command()
+@stack_argument
+@file_option
+@parallel_option
+@templates_option
+@click.pass_obj
+def provision(obj, stack_name, nodes_file, parallel, templates):
+    """Render again and re-apply every node's user-data (booting halted nodes)."""
+    from blackfish.cli.common import load_stack
+
+    _debug(obj)
+    stack = _with_booted_provider(load_stack(nodes_file, stack_name))
+    _boot(stack, parallel=parallel, provision=True, templates=templates)
+
+
+@click.command()
+@stack_argument
+@file_option
+@click.option("--json", "as_json", is_flag=True, help="Print the nodes as JSON.")
+@click.pass_obj
+def status(obj, stack_name, nodes_file, as_json):
+    """Show every node: name, IP, roles, state, and what its provider adds."""
+    from blackfish import lifecycle
+    from blackfish.cli.output import print_json, print_table
+
+    _debug(obj)
+    rows = lifecycle.status(_target(stack_name, nodes_file))
+    if as_json:
+        print_json(rows)
+    else:
+        print_table(rows, lifecycle.status_columns(rows))
+
+
+@click.command()
+@stack_argument
+@file_option
+@click.pass_obj
+def halt(obj, stack_name, nodes_file):
+    """Stop every node, keeping its disk; `blackfish up` starts the same nodes again."""
+    from blackfish import lifecycle
+
+    _debug(obj)
+    stack = _target(stack_name, nodes_file)
+    lifecycle.halt(stack)
+    click.echo(f"stack {stack.name!r} halted; `blackfish up {stack.name}` starts it again", err=True)
+
+
+@click.command()
+@stack_argument
+@file_option
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--purge", is_flag=True, help="Also delete the state directory: CA, keys, secrets, user-data.")
+@click.pass_obj
+def destroy(obj, stack_name, nodes_file, yes, purge):
+    """Remove every node of the stack (its PKI stays unless --purge)."""
+    from blackfish import lifecycle
+    from blackfish.state import StateDir
+
+    _debug(obj)
+    stack = _target(stack_name, nodes_file)
+    state = StateDir(stack.name)
+    if not yes:
+        what = f"and delete {state.path} (CA, keys, secrets)" if purge else f"(the PKI in {state.path} stays)"
+        click.confirm(f"Destroy the {len(stack.nodes)} node(s) of stack {stack.name!r} on {stack.provider} {what}?",
+                      abort=True, err=True)
+    lifecycle.destroy(stack, state, purge=purge)
+    click.echo(f"stack {stack.name!r} destroyed" + ("; its state directory is gone" if purge else ""), err=True)
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.argument("stack_name", metavar="STACK")
+@click.argument("node")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.pass_obj
+def ssh(obj, stack_name, node, command):
+    """Open a shell on NODE, or run `-- COMMAND...` there.
+
+    \b
+      blackfish ssh vagrant vagrant-01
+      blackfish ssh vagrant vagrant-01 -- journalctl -u blackfish-swarm
+    """
+    from blackfish import lifecycle
+
+    _debug(obj)
+    argv = lifecycle.ssh_argv(_target(stack_name, None), node, list(command))
+    os.execvp(argv[0], argv)
+
+
+# --- helpers -----------------------------------------------------------------------
+
+
+def _boot(stack, *, parallel, provision, templates) -> None:
+    from blackfish import lifecycle
+    from blackfish.cli.output import print_table
+
+    with _NodeProgress([n.name for n in stack.nodes]) as progress:
+        rows = lifecycle.up(stack, parallel=parallel, provision=provision, templates=templates, progress=progress)
+    print_table(rows, lifecycle.status_columns(rows))
+    click.echo(f"stack {stack.name!r} is up on {stack.provider}: `blackfish {stack.name} node ls` talks to its swarm, "
+               f"`blackfish status {stack.name}` shows its nodes", err=True)
+
+
+def _target(stack_name: str | None, nodes_file: str | None):
+    """The stack a command acts on: planned from the nodes file when that file describes it,
+    else as recorded by its last `up` (so no nodes.yml is needed); the provider always comes
+    from the record when there is one."""
+    from blackfish import config
+    from blackfish.cli.common import load_stack, recorded_stack
+
+    explicit = nodes_file is not None or bool(os.environ.get(config.FILE_ENV))
+    if stack_name is not None and not explicit:
+        path = config.resolve_path(None)
+        if not path.is_file() or _stack_in(path) != stack_name:
+            return recorded_stack(stack_name)
+    return _with_booted_provider(load_stack(nodes_file, stack_name))
+
+
+def _with_booted_provider(stack):
+    import dataclasses
+
+    from blackfish.lifecycle import booted_provider
+    from blackfish.state import StateDir
+
+    recorded = booted_provider(StateDir(stack.name))
+    return dataclasses.replace(stack, provider=recorded) if recorded else stack
+
+
+def _stack_in(path: Path) -> str | None:
+    """The `stack:` a nodes file names, without validating the rest (None when unreadable)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    return data.get("stack") if isinstance(data, dict) else None
+
+
+def _debug(obj) -> None:
+    if obj and obj.get("debug"):
+        from blackfish.tools import enable_debug
+
+        enable_debug()
+
+
+class _NodeProgress:
+    """Each node's phase while `up` runs: a live table on a terminal, else one line per change."""
+
+    def __init__(self, nodes: list[str]):
+        from rich.console import Console
+
+        self.console = Console(stderr=True)
+        self.phases = {name: "waiting" for name in nodes}
+        self.live = None
+        self.lock = threading.Lock()
+
+    def __enter__(self):
+        if self.console.is_terminal:
+            from rich.live import Live
+
+            self.live = Live(self._table(), console=self.console, refresh_per_second=4, transient=True)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.live is not None:
+            self.live.__exit__(*exc)
+
+    def __call__(self, node: str, phase: str) -> None:
+        with self.lock:
+            if self.phases.get(node) == phase:
+                return
+            self.phases[node] = phase
+            if self.live is not None:
+                self.live.update(self._table())
+            else:
+                self.console.print(f"{node}: {phase}", markup=False, highlight=False, soft_wrap=True)
+
+    def _table(self):
+        from rich.table import Table
+
+        table = Table(box=None, show_header=False, pad_edge=False)
+        for name, phase in self.phases.items():
+            table.add_row(name, phase)
+        return table

@@ -1,0 +1,240 @@
+"""The docker provider: every node a local container running systemd and a docker engine.
+
+`up` is an ordered pipeline: the node image (built when missing), the stack's network
+(`blackfish-<stack>`, subnet = admin-network), then per node: a container with its static
+IP and a named volume for /var/lib/docker, created or started, then its own user-data
+applied the way coreos-cloudinit applies it on Flatcar (blackfish.cloudinit) -- at every
+boot, as on a VM -- and finally a wait until every engine answers over TLS and the swarm
+has its planned managers and workers. Nodes are found by their labels only
+(io.blackfish.stack, io.blackfish.node), never by a name pattern.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from blackfish import cloudinit, readiness
+from blackfish.errors import MissingToolError, ProviderError, UsageError
+from blackfish.providers import docker_node as dn
+from blackfish.providers.docker_image import ensure_node_image, node_image
+from blackfish.stack import Node, Stack
+from blackfish.state import StateDir
+
+READY_TIMEOUT_ENV = "BLACKFISH_UP_TIMEOUT"
+READY_TIMEOUT = 300.0
+STOP_TIMEOUT = 30
+NOT_CREATED = "not_created"
+
+
+def host_engine():
+    """The docker engine that runs the nodes (DOCKER_HOST or the local socket)."""
+    import docker
+
+    try:
+        return docker.from_env(version="auto")
+    except docker.errors.DockerException as exc:
+        raise MissingToolError(
+            f"no docker engine answers ({os.environ.get('DOCKER_HOST') or 'the local socket'}): {exc}",
+            hint="Install and start one (Debian: apt-get install docker.io; macOS: Docker Desktop or colima)",
+        ) from None
+
+
+def user_data(state: StateDir, node: Node, source: str | None = None) -> cloudinit.CloudConfig:
+    rel = f"nodes/{node.name}/user-data"
+    text = state.read(rel)
+    if text is None:
+        raise ProviderError(f"{node.name}: no user-data at {state.file(rel)} (render the stack with `blackfish up`)")
+    return cloudinit.parse(text.decode(), source or str(state.file(rel)))
+
+
+class DockerProvider:
+    name = "docker"
+
+    def __init__(self):
+        self._privileged: bool | None = None  # learnt from the first container this run creates
+
+    # --- the Provider protocol -------------------------------------------------------
+
+    def check(self, stack: Stack, state: StateDir, progress=None) -> None:
+        """What must hold before anything is written: an engine, a usable network."""
+        client = host_engine()
+        import ipaddress
+
+        wanted = ipaddress.ip_network(stack.admin_network)
+        for network in client.networks.list():
+            for pool in (network.attrs.get("IPAM") or {}).get("Config") or []:
+                subnet = pool.get("Subnet")
+                if not subnet or ":" in subnet:
+                    continue
+                if network.name == dn.network_name(stack):
+                    if ipaddress.ip_network(subnet) != wanted:
+                        raise UsageError(
+                            f"docker network {network.name} has subnet {subnet}, but admin-network is "
+                            f"{stack.admin_network}; `blackfish destroy {stack.name}` first to change it")
+                elif ipaddress.ip_network(subnet).overlaps(wanted):
+                    raise UsageError(f"admin-network {stack.admin_network} overlaps docker network "
+                                     f"{network.name} ({subnet}); choose another admin-network in nodes.yml")
+
+    def up(self, stack: Stack, state: StateDir, *, parallel: int = 1, provision: bool = False, progress=None) -> None:
+        say = progress or (lambda node, phase: None)
+        client = host_engine()
+        configs = {node.name: user_data(state, node) for node in stack.nodes}
+        image = node_image(stack)
+        ensure_node_image(client, image, progress=lambda message: say(stack.nodes[0].name, message))
+        self._ensure_network(client, stack)
+        existing = self._containers(client, stack)
+        # Managers first, the first manager at the very front: it starts the swarm.
+        order = sorted(stack.nodes, key=lambda n: (n is not stack.first_manager, not n.is_manager))
+
+        def boot(node: Node) -> None:
+            container = existing.get(node.name)
+            if container is None:
+                say(node.name, "creating its container")
+                container = self._create(client, stack, node, image, configs[node.name])
+            elif container.status != "running":
+                say(node.name, "starting its container")
+                container.start()
+            elif not provision:
+                say(node.name, "running")
+                return
+            target = dn.NodeTarget(container, node.name)
+            say(node.name, "booting systemd")
+            target.wait_for_systemd()
+            say(node.name, "applying user-data")
+            container.reload()
+            failures = cloudinit.apply(configs[node.name], target, current_hostname=container.attrs["Config"]["Hostname"])
+            say(node.name, f"user-data applied ({len(failures)} unit command(s) failed)" if failures else "user-data applied")
+
+        # As with the vagrant providers, the first node boots alone (it also settles the
+        # privilege question), then up to `parallel` at once.
+        boot(order[0])
+        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+            list(pool.map(boot, order[1:]))
+
+        timeout = float(os.environ.get(READY_TIMEOUT_ENV) or READY_TIMEOUT)
+        readiness.wait(stack, state, timeout, progress=progress,
+                       diagnose=lambda name: self._diagnose(client, stack, state, stack.node(name)))
+
+    def status(self, stack: Stack, state: StateDir) -> list[dict]:
+        client = host_engine()
+        containers = self._containers(client, stack)
+        snap = readiness.snapshot(stack, state) if containers else None
+
+        def row(node: Node) -> dict:
+            container = containers.get(node.name)
+            result = {"node": node.name, "ip": node.ip, "roles": list(node.roles),
+                      "state": container.status if container else NOT_CREATED}
+            if container is None or container.status != "running":
+                return result
+            info = snap.infos.get(node.name)
+            result["engine"] = "tls ok" if info else snap.errors.get(node.name, "no answer")
+            member = snap.member(node)
+            result["swarm"] = (f"{member.role} ({member.state})" if member
+                               else (info or {}).get("Swarm", {}).get("LocalNodeState") or "-")
+            units = unit_states(dn.NodeTarget(container, node.name), _unit_names(state, node))
+            counts = {s: sum(1 for v in units.values() if v == s) for s in dict.fromkeys(units.values())}
+            result["units"] = ", ".join(f"{n} {s}" for s, n in counts.items()) or "-"
+            result["failed"] = sorted(name for name, s in units.items() if s == "failed")
+            return result
+
+        with ThreadPoolExecutor(max_workers=max(1, len(stack.nodes))) as pool:
+            return list(pool.map(row, stack.nodes))
+
+    def halt(self, stack: Stack, state: StateDir) -> None:
+        client = host_engine()
+        running = [c for c in self._containers(client, stack).values() if c.status == "running"]
+        with ThreadPoolExecutor(max_workers=max(1, len(running))) as pool:
+            list(pool.map(lambda c: c.stop(timeout=STOP_TIMEOUT), running))
+
+    def destroy(self, stack: Stack, state: StateDir) -> None:
+        client = host_engine()
+        selector = {"label": f"{dn.LABEL_STACK}={stack.name}"}
+        containers = client.containers.list(all=True, filters=selector)
+        with ThreadPoolExecutor(max_workers=max(1, len(containers))) as pool:
+            list(pool.map(lambda c: c.remove(force=True, v=True), containers))
+        for volume in client.volumes.list(filters=selector):
+            volume.remove(force=True)
+        for network in client.networks.list(filters=selector):
+            network.remove()
+
+    def ssh_argv(self, stack: Stack, state: StateDir, node: str, command: list[str]) -> list[str]:
+        name = dn.container_name(stack, stack.node(node))
+        tty = ["-t"] if sys.stdin.isatty() and sys.stdout.isatty() else []
+        return ["docker", "exec", "-i", *tty, name, *(command or ["/bin/bash", "-l"])]
+
+    # --- steps -------------------------------------------------------------------------
+
+    def _containers(self, client, stack: Stack) -> dict:
+        found = client.containers.list(all=True, filters={"label": f"{dn.LABEL_STACK}={stack.name}"})
+        return {c.labels.get(dn.LABEL_NODE): c for c in found}
+
+    def _ensure_network(self, client, stack: Stack) -> None:
+        import docker
+
+        name = dn.network_name(stack)
+        if client.networks.list(names=[name], filters={"label": f"{dn.LABEL_STACK}={stack.name}"}):
+            return
+        taken = {n.ip for n in stack.nodes}
+        import ipaddress
+
+        gateway = next(str(ip) for ip in ipaddress.ip_network(stack.admin_network).hosts() if str(ip) not in taken)
+        ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=stack.admin_network, gateway=gateway)])
+        client.networks.create(name, driver="bridge", ipam=ipam, labels=dn.labels(stack), check_duplicate=True)
+
+    _privilege_lock = threading.Lock()
+
+    def _create(self, client, stack: Stack, node: Node, image: str, config: cloudinit.CloudConfig):
+        import docker
+
+        try:
+            client.volumes.get(dn.volume_name(stack, node))
+        except docker.errors.NotFound:
+            client.volumes.create(dn.volume_name(stack, node), labels=dn.labels(stack, node))
+        with self._privilege_lock:
+            container, self._privileged = dn.create_and_start(client, stack, node, image, self._privileged,
+                                                              hostname=config.hostname)
+        return container
+
+    def _diagnose(self, client, stack: Stack, state: StateDir, node: Node) -> str | None:
+        """The failing (or still starting) unit of a late node, and its journal's tail."""
+        container = self._containers(client, stack).get(node.name)
+        if container is None or container.status != "running":
+            return f"its container is {container.status if container else 'gone'}"
+        target = dn.NodeTarget(container, node.name)
+        states = unit_states(target, _unit_names(state, node))
+        culprit = next((u for u, s in states.items() if s == "failed"), None) \
+            or next((u for u, s in states.items() if s in ("activating", "inactive") and u.endswith(".service")), None)
+        if culprit is None:
+            return None
+        _, journal = target.run(("journalctl", "--no-pager", "-n", "15", "-u", culprit))
+        return f"unit {culprit} is {states[culprit]}; its journal ends:\n{journal.rstrip()}"
+
+
+def _unit_names(state: StateDir, node: Node) -> list[str]:
+    try:
+        return list(dict.fromkeys(u.name for u in user_data(state, node).units))
+    except ProviderError:
+        return []
+
+
+def unit_states(target: dn.NodeTarget, names: list[str]) -> dict[str, str]:
+    """Each unit's state in the node: systemd's ActiveState, except that a unit waiting to
+    restart after a failure (Restart=always, say, for an image that cannot be pulled) is
+    `failed` too, as it is to the user."""
+    if not names:
+        return {}
+    _, output = target.run(("systemctl", "show", "--property=Id,ActiveState,SubState,Result", *names))
+    states, current = {}, {}
+    for line in output.splitlines() + [""]:
+        if not line.strip():
+            if "Id" in current:
+                failing = current.get("SubState") == "auto-restart" and current.get("Result", "success") != "success"
+                states[current["Id"]] = "failed" if failing else current.get("ActiveState", "unknown")
+            current = {}
+        elif "=" in line:
+            key, value = line.split("=", 1)
+            current[key] = value
+    return {name: states.get(name, "unknown") for name in names}

@@ -1,0 +1,83 @@
+"""The command line as a user meets it: help, version, init, routing to the docker proxy."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import yaml
+
+from blackfish import __version__, config
+from blackfish.commands import COMMANDS
+from tests.conftest import assert_no_traceback, blackfish
+
+
+def test_version():
+    result = blackfish("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"blackfish {__version__}"
+
+
+def test_help_lists_every_command_with_one_line_of_help():
+    result = blackfish("--help")
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    start = lines.index("Commands:") + 1
+    listed = {}
+    for line in lines[start:]:
+        if not line.startswith("  "):
+            break
+        name, _, summary = line.strip().partition(" ")
+        listed[name] = summary.strip()
+    assert set(listed) == set(COMMANDS)
+    assert all(listed.values()), listed
+
+
+def test_unknown_command_is_a_usage_error(bf_home):
+    result = blackfish("frobnicate")
+    assert result.returncode == 2
+    assert "No such command 'frobnicate'" in result.stderr
+    assert_no_traceback(result)
+
+
+def test_a_stack_name_routes_to_the_docker_proxy(bf_home):
+    record = {"stack": "demo", "dc": "dc1", "admin-network": "127.0.0.0/8", "provider": "docker",
+              "nodes": [{"name": "demo-01", "ip": "127.0.0.1", "roles": ["swarm-manager"]}]}
+    (bf_home / "demo").mkdir(parents=True)
+    (bf_home / "demo" / "stack.json").write_text(json.dumps(record))
+    result = blackfish("demo", "ps", "-a")
+    assert "No such command" not in result.stderr
+    # The proxy took the call: it asks for the stack's TLS material before probing a manager.
+    assert result.returncode == 1
+    assert "run `blackfish up demo`" in result.stderr
+    assert_no_traceback(result)
+
+
+def test_init_writes_a_valid_starter_with_fresh_secrets_and_refuses_to_overwrite(tmp_path):
+    result = blackfish("init", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    path = tmp_path / "nodes.yml"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    first = yaml.safe_load(path.read_text())
+    assert config.load(path).config.stack == "vagrant"
+    assert first["consul-key"] not in result.stdout + result.stderr
+
+    other = tmp_path / "other"
+    other.mkdir()
+    assert blackfish("init", cwd=other).returncode == 0
+    assert yaml.safe_load((other / "nodes.yml").read_text())["consul-key"] != first["consul-key"]
+
+    before = path.read_bytes()
+    again = blackfish("init", cwd=tmp_path)
+    assert again.returncode == 2
+    assert "already exists" in again.stderr
+    assert path.read_bytes() == before
+
+
+def test_schema_is_json_schema_of_nodes_yml():
+    result = blackfish("schema")
+    schema = json.loads(result.stdout)
+    config_def = schema["$defs"]["Config"]
+    assert {"stack", "nodes", "admin-network", "consul-key"} <= set(config_def["properties"])
+    assert config_def["additionalProperties"] is False

@@ -1,0 +1,114 @@
+"""The state directory under the PKI: atomic writes that survive interruption, and the lock."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from blackfish.errors import BlackfishError
+from blackfish.state import StateDir
+from tests.conftest import REPO
+
+
+@pytest.fixture
+def state(tmp_path) -> StateDir:
+    return StateDir("s", tmp_path)
+
+
+def leftovers(state: StateDir) -> list[str]:
+    return sorted(p.name for p in state.path.rglob("*.tmp"))
+
+
+def test_a_write_that_fails_midway_leaves_the_old_file(state, monkeypatch):
+    state.write("ca-key.pem", b"old key\n")
+
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        state.write("ca-key.pem", b"new key, never complete\n")
+    assert state.read("ca-key.pem") == b"old key\n"
+    assert leftovers(state) == []
+
+
+def test_a_killed_writer_leaves_the_old_file(state):
+    state.write("nodes/n1/key.pem", b"old key\n")
+    # A process killed (SIGKILL, no cleanup) after writing the new bytes, before the rename.
+    script = textwrap.dedent(f"""
+        import os, sys, time
+        from pathlib import Path
+        from blackfish.state import StateDir
+        def stall(fd):
+            print("written", flush=True)
+            time.sleep(60)
+        os.fsync = stall
+        StateDir("s", Path({str(state.path.parent)!r})).write("nodes/n1/key.pem", b"new key\\n" * 1000)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "written\n"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+    assert state.read("nodes/n1/key.pem") == b"old key\n"
+
+
+def test_an_unchanged_write_keeps_the_file_and_its_mtime(state):
+    assert state.write("ca.pem", b"cert\n", mode=0o644)
+    before = (state.path / "ca.pem").stat().st_mtime_ns
+    assert not state.write("ca.pem", b"cert\n", mode=0o644)
+    assert (state.path / "ca.pem").stat().st_mtime_ns == before
+
+
+def test_nested_directories_are_0700(state):
+    state.write("nodes/n1/key.pem", b"k")
+    for rel in ("", "nodes", "nodes/n1"):
+        assert (state.path / rel).stat().st_mode & 0o777 == 0o700, rel
+
+
+def test_the_lock_is_reentrant_in_one_process_and_exclusive_across_processes(state):
+    script = textwrap.dedent(f"""
+        from pathlib import Path
+        from blackfish.errors import BlackfishError
+        from blackfish.state import StateDir
+        try:
+            with StateDir("s", Path({str(state.path.parent)!r})).lock(wait=False):
+                print("got it")
+        except BlackfishError as exc:
+            print(exc)
+    """)
+
+    def other_process() -> str:
+        return subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True).stdout
+
+    with state.lock():
+        with StateDir("s", state.path.parent).lock(wait=False):
+            assert "another blackfish command is working on stack 's'" in other_process()
+        assert "another blackfish command" in other_process()
+    assert other_process() == "got it\n"
+
+
+def test_the_lock_is_exclusive_across_threads(state):
+    import threading
+
+    outcome = []
+
+    def other_thread():
+        try:
+            with state.lock(wait=False):
+                outcome.append("got it")
+        except BlackfishError:
+            outcome.append("busy")
+
+    with state.lock():
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+    assert outcome == ["busy"]
