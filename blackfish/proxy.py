@@ -2,7 +2,7 @@
 
 `blackfish STACK ARGS...` ends in `os.execvpe("docker", ...)` with DOCKER_HOST, DOCKER_TLS_VERIFY
 and DOCKER_CERT_PATH set, so arguments, stdin, the TTY, signals and the exit code are docker's own.
-A manager chosen less than CACHE_TTL seconds ago (`proxy-cache.json` in the state directory) is
+A manager chosen less than CACHE_TTL seconds ago (`proxy-cache` in the state directory) is
 reused after a one-round-trip liveness check; only otherwise are the managers probed (blackfish.proxy_probe).
 The warm path runs before click is imported (blackfish.entry) and imports no more than os,
 time and _socket: each module it avoids (json, socket, ssl, the docker SDK) is milliseconds per call.
@@ -86,7 +86,13 @@ def remembered(path: str, now: float | None = None) -> Manager | None:
         manager = Manager(name, ip, int(port))
     except (OSError, ValueError):
         return None
-    return manager if answers(manager) else None
+    if answers(manager):
+        return manager
+    try:  # so the probing that follows does not wait on it again
+        os.unlink(os.path.join(path, CACHE))
+    except OSError:
+        pass
+    return None
 
 
 def answers(manager: Manager, timeout: float = CHECK_TIMEOUT) -> bool:
@@ -170,7 +176,7 @@ def choose(stack_name: str, warn=None) -> tuple[Manager, str]:
     best = proxy_probe.choose(stack_name, candidates, path)
     if warn is not None and not best.swarm_manager:
         warn(f"no manager of stack {stack_name!r} is an active swarm manager; using {best.node.name} ({best.summary})")
-    manager = Manager(best.node.name, best.node.ip, best.port)
+    manager = Manager(best.node.name, *proxy_probe.endpoint(best.node))
     remember(state, manager)
     return manager, path
 

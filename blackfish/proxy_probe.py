@@ -29,7 +29,6 @@ class Probe:
     """What one manager engine said (or the error reaching it)."""
 
     node: object  # blackfish.stack.Node
-    port: int
     swarm_state: str | None = None  # Swarm.LocalNodeState: active, inactive, pending, locked, error
     control: bool = False  # Swarm.ControlAvailable: this engine is a manager of the swarm
     version: str | None = None
@@ -68,23 +67,26 @@ def probe(node, cert_path: str, timeout: float = PROBE_TIMEOUT) -> Probe:
     )
     try:
         # A fixed API version keeps the constructor off the network; the unversioned /info path
-        # is the engine's newest API (Docker 29 refuses old versioned paths). trust_env=False:
-        # REQUESTS_CA_BUNDLE would replace our CA and HTTPS_PROXY would detour the connection.
+        # is the engine's newest API (Docker 29 refuses old versioned paths). trust_env=False, or
+        # requests lets REQUESTS_CA_BUNDLE replace the stack's CA (proxies are skipped with it:
+        # the engines sit on the admin network).
         with docker.APIClient(base_url=f"https://{ip}:{port}", tls=tls, version="1.24", timeout=timeout) as api:
             api.trust_env = False
             response = api.get(f"{api.base_url}/info", timeout=timeout)
             response.raise_for_status()
             info = response.json()
     except Exception as exc:  # every failure is an answer here: the manager is not usable
-        return Probe(node, port, error=describe(exc, timeout))
+        return Probe(node, error=describe(exc, timeout))
     swarm = info.get("Swarm") or {}
-    return Probe(node, port, swarm_state=swarm.get("LocalNodeState"), control=bool(swarm.get("ControlAvailable")),
+    return Probe(node, swarm_state=swarm.get("LocalNodeState"), control=bool(swarm.get("ControlAvailable")),
                  version=info.get("ServerVersion"))
 
 
 def probe_all(nodes, cert_path: str, timeout: float = PROBE_TIMEOUT):
     """Probe every node concurrently; yield each Probe as it arrives (daemon threads, so a
     manager that hangs never delays the exit of a process that already has its answer)."""
+    import docker  # noqa: F401  (once, here, rather than raced for by the threads' first imports)
+
     answers: queue.Queue[Probe] = queue.Queue()
     for node in nodes:
         threading.Thread(target=lambda n=node: answers.put(probe(n, cert_path, timeout)), daemon=True).start()

@@ -16,7 +16,9 @@ def _warn(message: str) -> None:
 @click.option("--shell", type=click.Choice(SHELLS), help="The shell to print for [default: from $SHELL].")
 @click.option("-u", "--unset", is_flag=True, help="Print the commands that undo the exports (STACK not needed).")
 def env(stack, shell, unset):
-    """Print the exports that aim the docker CLI at a healthy manager of STACK.
+    """Print shell exports that point docker at a manager of STACK.
+
+    The manager is chosen like a proxy call's: a healthy, active swarm manager.
 
     \b
       eval "$(blackfish env vagrant)"                      bash, zsh
@@ -35,7 +37,11 @@ def env(stack, shell, unset):
 @click.command("context")
 @click.argument("stack")
 def context(stack):
-    """Create or update the docker context blackfish-STACK (a healthy manager, the stack's TLS)."""
+    """Create or update the docker context blackfish-STACK.
+
+    It holds a healthy manager's address and the stack's TLS files:
+    `docker --context blackfish-STACK ps`.
+    """
     from blackfish.proxy_context import ensure_context
 
     name, manager, created = ensure_context(stack, warn=_warn)

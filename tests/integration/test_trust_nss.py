@@ -83,9 +83,8 @@ def test_firefox_profiles_get_the_ca_too(bf_home, tmp_path):
     installed = blackfish("certs", "install", "--only", "nss", cwd=tmp_path, env=env)
     assert installed.returncode == 0, installed.stderr
     assert "NSS databases of browsers (2)" in installed.stdout
-    listing = subprocess.run(["certutil", "-L", "-d", f"sql:{profile}", "-n", f"blackfish-{STACK}"],
-                             capture_output=True, text=True)
-    assert listing.returncode == 0 and "CA" in listing.stdout  # trust flags C,,
+    listing = subprocess.run(["certutil", "-L", "-d", f"sql:{profile}"], capture_output=True, text=True, check=True)
+    assert [line.split() for line in listing.stdout.splitlines() if STACK in line] == [[f"blackfish-{STACK}", "C,,"]]
 
     assert "already installed" in blackfish("certs", "install", "--only", "nss", cwd=tmp_path, env=env).stdout
     removed = blackfish("certs", "uninstall", "--only", "nss", cwd=tmp_path, env=env)

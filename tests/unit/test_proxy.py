@@ -101,6 +101,7 @@ def test_a_remembered_manager_that_stopped_is_not_used(bf_home):
     proxy.remember(state, proxy.Manager("s-01", "127.0.0.1", server.port))
     server.close()
     assert proxy.remembered(str(state.path)) is None
+    assert not state.file(proxy.CACHE).exists()  # the probe that follows does not check it again
 
 
 def test_an_engine_that_accepts_but_never_answers_is_not_alive():

@@ -1,0 +1,44 @@
+"""Fixtures of the cluster tests: a booted docker-provider stack shared by a module's tests.
+
+Address plan: the cluster tests own 10.244.0.0/16, one /24 per test stack (so tests never
+collide), each stack with its own name.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from tests.conftest import docker_engine_answers, needs
+from tests.support.cluster import ClusterStack, node_image
+
+
+def needs_cluster_host() -> None:
+    needs(docker_engine_answers(), "no docker engine answers (scripts/start-dockerd starts one as root)")
+    needs(os.geteuid() == 0 and shutil.which("debootstrap") is not None,
+          "building the node image offline needs root and debootstrap (apt-get install debootstrap)")
+
+
+@pytest.fixture(scope="session")
+def built_node_image() -> str:
+    needs_cluster_host()
+    return node_image()
+
+
+@pytest.fixture(scope="module")
+def make_stack(tmp_path_factory, built_node_image):
+    """make_stack(name, nodes_yml) -> a ClusterStack, destroyed when the module ends."""
+    stacks: list[ClusterStack] = []
+
+    def make(name: str, nodes_yml: str) -> ClusterStack:
+        stack = ClusterStack(name, tmp_path_factory.mktemp(name), nodes_yml)
+        stack.remove_leftovers()
+        stacks.append(stack)
+        return stack
+
+    yield make
+    for stack in stacks:
+        stack.destroy()
+        stack.remove_leftovers()

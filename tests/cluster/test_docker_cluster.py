@@ -1,0 +1,164 @@
+"""A real 3-node swarm from nodes.yml with the docker provider, and what a user does with it.
+
+One stack (bfc1, 10.244.1.0/24) is booted once for the module; the tests run in order, as a
+user's session would: use the swarm, lose a manager, halt, grow, destroy.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+import pytest
+
+from tests.support.cluster import registry_image
+from tests.support.images import busybox_image
+
+pytestmark = pytest.mark.cluster
+
+NAME = "bfc1"
+REGISTRY = f"registry.service.{NAME}:5000"
+NODES_YML = f"""\
+stack: {NAME}
+provider: docker
+admin-network: 10.244.1.0/24
+images:
+  registry: {{registry}}
+nodes:
+  - name: m1
+    ip: 10.244.1.11
+    docker-registry: true
+  - name: m2
+    ip: 10.244.1.12
+  - name: m3
+    ip: 10.244.1.13
+"""
+FOURTH_NODE = """\
+  - name: w4
+    ip: 10.244.1.14
+"""
+NODE_TLS = ["--cacert", "/etc/docker/tls/ca.pem"]
+NODE_CLIENT_CERT = ["--cert", "/etc/docker/tls/cert.pem", "--key", "/etc/docker/tls/key.pem"]
+
+
+@pytest.fixture(scope="module")
+def stack(make_stack):
+    busybox, registry = busybox_image(), registry_image()
+    stack = make_stack(NAME, NODES_YML.format(registry=registry))
+    stack.up()
+    stack.ok("load", NAME, busybox, registry)
+    return stack
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
+        time.sleep(1)
+
+
+def test_up_gives_three_ready_swarm_nodes(stack):
+    out = stack.docker("node", "ls")
+    assert sum(" Ready " in line for line in out.splitlines()) == 3, out
+    assert set(stack.swarm_nodes()) == {"m1", "m2", "m3"}
+
+
+def test_status_shows_each_node_and_the_services_that_cannot_run_offline(stack):
+    rows = stack.status()
+    assert set(rows) == {"m1", "m2", "m3"}
+    for row in rows.values():
+        assert row["state"] == "running"
+        assert row["engine"] == "tls ok"
+        assert row["swarm"] == "manager (ready)"
+        # consul's image cannot be pulled here: its unit fails visibly, the swarm does not care.
+        assert "blackfish-consul.service" in row["failed"]
+        assert not {"docker.service", "blackfish-swarm.service"} & set(row["failed"])
+
+
+def test_a_replicated_service_spreads_over_all_nodes(stack):
+    stack.docker("service", "create", "--detach", "--no-resolve-image", "--name", "spread", "--replicas", "3",
+                 busybox_image(), "sleep", "600")
+    try:
+        def placed():
+            out = stack.docker("service", "ps", "spread", "--filter", "desired-state=running",
+                               "--format", "{{.Node}} {{.CurrentState}}")
+            nodes = {line.split()[0] for line in out.splitlines() if " Running " in f" {line} "}
+            return nodes if len(nodes) == 3 else None
+
+        assert wait_for(placed, 90, "3 running replicas") == {"m1", "m2", "m3"}
+    finally:
+        stack.docker("service", "rm", "spread")
+
+
+def test_a_push_from_one_node_is_pulled_on_another_over_tls(stack):
+    url = f"https://{REGISTRY}/v2/"
+    wait_for(lambda: stack.on_node("m2", "curl", "-sf", *NODE_TLS, *NODE_CLIENT_CERT, url).returncode == 0,
+             90, f"the registry at {url}")
+    image = f"{REGISTRY}/smoke/busybox:1"
+    assert stack.on_node("m2", "docker", "tag", busybox_image(), image).returncode == 0
+    push = stack.on_node("m2", "docker", "push", image)
+    assert push.returncode == 0, push.stdout + push.stderr
+    pull = stack.on_node("m3", "docker", "pull", image)
+    assert pull.returncode == 0, pull.stdout + pull.stderr
+    assert stack.on_node("m3", "docker", "run", "--rm", image, "echo", "pulled").stdout.strip() == "pulled"
+    # The registry is TLS with client certificates: the CA alone does not get in.
+    assert stack.on_node("m3", "curl", "-sf", *NODE_TLS, url).returncode != 0
+
+
+def test_check_passes_and_skips_consul_without_its_image(stack):
+    result = stack.cli("check", NAME, "--image", busybox_image(), "--json", timeout=300)
+    report = json.loads(result.stdout)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert report["passed"] is True
+    outcome = {(c["check"], c["target"]): c["result"] for c in report["checks"]}
+    assert all(outcome[("engine", n)] == "ok" and outcome[("swarm", n)] == "ok" for n in ("m1", "m2", "m3"))
+    assert outcome[("service", "swarm")] == "ok"
+    assert outcome[("registry", REGISTRY)] == "ok"
+    assert outcome[("consul", "members")] == "skip"
+
+
+def test_a_killed_manager_leaves_the_proxy_answering_and_up_restores_it(stack):
+    before = stack.swarm_nodes()
+    subprocess.run(["docker", "kill", f"{NAME}-m1"], check=True, capture_output=True)
+    answered_by = stack.docker("info", "--format", "{{.Name}}").strip()
+    assert answered_by in {"m2", "m3"}
+    assert stack.status()["m1"]["state"] == "exited"
+    stack.up()
+    assert stack.swarm_nodes() == before
+
+
+def test_halt_then_up_gives_back_the_same_swarm(stack):
+    before = stack.swarm_nodes()
+    stack.ok("halt", NAME)
+    assert {row["state"] for row in stack.status().values()} == {"exited"}
+    stack.up()
+    assert stack.swarm_nodes() == before
+
+
+def test_a_fourth_node_joins_without_touching_the_others(stack):
+    def started():
+        return {n: subprocess.run(["docker", "inspect", "--format", "{{.State.StartedAt}}", f"{NAME}-{n}"],
+                                  capture_output=True, text=True, check=True).stdout for n in ("m1", "m2", "m3")}
+
+    before, ids = started(), stack.swarm_nodes()
+    stack.nodes_file.write_text(stack.nodes_file.read_text() + FOURTH_NODE)
+    stack.up()
+    now = stack.swarm_nodes()
+    assert set(now) == {"m1", "m2", "m3", "w4"}
+    assert {n: now[n] for n in ids} == ids
+    roles = stack.docker("node", "ls", "--format", "{{.Hostname}}={{.ManagerStatus}}").split()
+    assert "w4=" in roles  # a worker: no manager status
+    assert started() == before
+
+
+def test_destroy_leaves_nothing_labelled_and_keeps_the_pki(stack):
+    result = stack.destroy()
+    assert result.returncode == 0, result.stderr
+    assert stack.labelled("container") == []
+    assert stack.labelled("volume") == []
+    assert stack.labelled("network") == []
+    assert (stack.home / NAME / "ca.pem").is_file()
