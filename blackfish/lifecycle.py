@@ -19,7 +19,6 @@ from blackfish.errors import UsageError
 from blackfish.stack import Stack
 from blackfish.state import StateDir
 
-NOT_CREATED = "not_created"
 # The columns every provider's status has, in this order; a provider's own keys follow.
 STATUS_COLUMNS = ("node", "ip", "roles", "state")
 
@@ -38,10 +37,9 @@ def up(stack: Stack, *, state: StateDir | None = None, parallel: int = 1, provis
     from blackfish.render import render_stack
 
     with state.lock():
-        if progress:
-            for node in stack.nodes:
-                progress(node.name, "rendering user-data")
+        _each(stack, progress, "rendering user-data")
         render_stack(stack, state, templates)
+        _each(stack, progress, "user-data rendered")
         state.update_record(**stack.to_record())  # the plan, and the provider that boots it
         provider.up(stack, state, parallel=parallel, provision=provision, progress=progress)
     return provider.status(stack, state)
@@ -83,12 +81,18 @@ def refuse_provider_switch(stack: Stack, state: StateDir) -> None:
     if recorded is None or recorded == stack.provider:
         return
     previous = Stack.from_record(state.record())
-    alive = [row["node"] for row in providers.get(recorded).status(previous, state) if row.get("state") != NOT_CREATED]
+    alive = [row["node"] for row in providers.get(recorded).status(previous, state) if row.get("state") != providers.NOT_CREATED]
     if alive:
         raise UsageError(
             f"stack {stack.name!r} has nodes on the {recorded} provider ({', '.join(alive)}); "
             f"run `blackfish destroy {stack.name}` first, or boot it with --provider {recorded}"
         )
+
+
+def _each(stack: Stack, progress, phase: str) -> None:
+    for node in stack.nodes:
+        if progress:
+            progress(node.name, phase)
 
 
 def status_columns(rows: list[dict]) -> list[str]:

@@ -1,9 +1,9 @@
 """Probing a stack's manager engines over TLS (docker SDK) and ranking what answers.
 
-Every candidate is asked for `/info` at once, each in its own thread with a short timeout. An
-active swarm manager (LocalNodeState "active" and ControlAvailable) wins as soon as one answers;
-otherwise the first reachable engine in the stack's order does (it can still run containers);
-when none answers, NoManagerError names each manager and what went wrong with it.
+Every candidate is asked for `/_ping`, then `/info`, all at once, each in its own thread with a
+short timeout. An active swarm manager (LocalNodeState "active" and ControlAvailable) wins as soon
+as one answers; otherwise the first reachable engine in the stack's order does (it can still run
+containers); when none answers, NoManagerError names each manager and what went wrong with it.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from blackfish.errors import EXIT_MISSING_TOOL, BlackfishError
 
 PROBE_TIMEOUT = 5.0  # seconds per connect/read; a manager slower than this is as good as down
+INFO_TIMEOUT = 3.0  # /info alone: it hangs on a manager without quorum (seen: > 20 s), /_ping does not
 
 
 class NoManagerError(BlackfishError):
@@ -29,7 +30,7 @@ class Probe:
     """What one manager engine said (or the error reaching it)."""
 
     node: object  # blackfish.stack.Node
-    swarm_state: str | None = None  # Swarm.LocalNodeState: active, inactive, pending, locked, error
+    swarm_state: str | None = None  # Swarm.LocalNodeState (active, inactive, pending, locked, error), or unresponsive
     control: bool = False  # Swarm.ControlAvailable: this engine is a manager of the swarm
     version: str | None = None
     error: str | None = None
@@ -46,6 +47,8 @@ class Probe:
     def summary(self) -> str:
         if self.error is not None:
             return self.error
+        if self.swarm_state == "unresponsive":
+            return f"the engine answers, its swarm state does not within {INFO_TIMEOUT:g} s (no quorum?)"
         role = "manager" if self.control else "not a manager"
         return f"docker {self.version}, swarm {self.swarm_state}, {role}"
 
@@ -58,6 +61,7 @@ def endpoint(node) -> tuple[str, int]:
 def probe(node, cert_path: str, timeout: float = PROBE_TIMEOUT) -> Probe:
     """Ask one engine for /info over mutual TLS with the stack's client certificate."""
     import docker
+    import requests
     from docker.tls import TLSConfig
 
     ip, port = endpoint(node)
@@ -66,13 +70,18 @@ def probe(node, cert_path: str, timeout: float = PROBE_TIMEOUT) -> Probe:
         ca_cert=os.path.join(cert_path, "ca.pem"), verify=True,
     )
     try:
-        # A fixed API version keeps the constructor off the network; the unversioned /info path
-        # is the engine's newest API (Docker 29 refuses old versioned paths). trust_env=False, or
+        # A fixed API version keeps the constructor off the network; unversioned paths get the
+        # engine's newest API (Docker 29 refuses old versioned paths). trust_env=False, or
         # requests lets REQUESTS_CA_BUNDLE replace the stack's CA (proxies are skipped with it:
         # the engines sit on the admin network).
         with docker.APIClient(base_url=f"https://{ip}:{port}", tls=tls, version="1.24", timeout=timeout) as api:
             api.trust_env = False
-            response = api.get(f"{api.base_url}/info", timeout=timeout)
+            api.get(f"{api.base_url}/_ping", timeout=timeout).raise_for_status()
+            try:
+                response = api.get(f"{api.base_url}/info", timeout=(timeout, INFO_TIMEOUT))
+            except requests.Timeout:
+                # A manager whose swarm lost quorum hangs on /info, yet runs containers fine.
+                return Probe(node, swarm_state="unresponsive")
             response.raise_for_status()
             info = response.json()
     except Exception as exc:  # every failure is an answer here: the manager is not usable

@@ -181,6 +181,8 @@ def yaml_block(text: str, indent: int) -> str:
     if not text or _YAML_ESCAPE.search(text) or "\r" in text or _BLANK_LINE.search(text):
         return yaml_str(text)
     body = text.rstrip("\n")
+    if not body:  # only line breaks: a block scalar would read back as ""
+        return yaml_str(text)
     trailing = len(text) - len(body)
     chomp = "-" if trailing == 0 else ("" if trailing == 1 else "+")
     # When the first line starts with a space the indentation must be given explicitly; it

@@ -9,7 +9,6 @@ decided by the caller, which knows the tool's error vocabulary.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import shlex
 import shutil
@@ -20,7 +19,6 @@ from pathlib import Path
 from blackfish.errors import BlackfishError, MissingToolError
 
 log = logging.getLogger("blackfish.tools")
-DEBUG_ENV = "BLACKFISH_DEBUG"
 # How much of a tool's output an error carries: the end, where tools say what went wrong.
 DETAIL_LINES = 40
 
@@ -34,10 +32,6 @@ def enable_debug() -> None:
         handler._blackfish = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
-
-
-def debug_requested() -> bool:
-    return os.environ.get(DEBUG_ENV, "").lower() in ("1", "true", "yes")
 
 
 def require(name: str, hint: str, what: str | None = None) -> str:

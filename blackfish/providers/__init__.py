@@ -14,6 +14,9 @@ from blackfish.errors import UsageError
 from blackfish.stack import Stack
 from blackfish.state import StateDir
 
+# The one state word every provider shares: the node does not exist (anything else means it does).
+NOT_CREATED = "not_created"
+
 
 class Provider(Protocol):
     # Optional (blackfish.lifecycle calls it when present):

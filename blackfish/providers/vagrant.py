@@ -25,6 +25,7 @@ from pathlib import Path
 
 from blackfish import tools
 from blackfish.errors import BlackfishError, MissingToolError, ProviderError
+from blackfish.providers import NOT_CREATED
 from blackfish.providers import vagrant_preflight as preflight
 from blackfish.providers.vagrant_file import render_vagrantfile
 from blackfish.stack import Stack
@@ -32,7 +33,6 @@ from blackfish.state import StateDir
 
 VAGRANT_DIR = "vagrant"
 VAGRANTFILE = f"{VAGRANT_DIR}/Vagrantfile"
-NOT_CREATED = "not_created"
 # `==> vagrant-01: Importing base box 'flatcar-stable'...`: a node entering a new phase.
 _PHASE = re.compile(r"^==> (?P<node>[^:\s]+): (?P<text>.+?)\s*$")
 # Vagrant's words for failures the user fixes on the machine, not in blackfish (exit 3).
@@ -118,8 +118,8 @@ class VagrantProvider:
             log = workdir / "vagrant.log"
             vagrant = open_vagrant(workdir, vagrant_env(workdir, self.name), log)
             preflight.check_provider(vagrant, self.name, log)
-            if self.name == "virtualbox":
-                vboxmanage = shutil.which("VBoxManage") or "VBoxManage"
+            vboxmanage = shutil.which("VBoxManage") if self.name == "virtualbox" else None
+            if vboxmanage:  # Vagrant found it usable, so it is on PATH (elsewhere only on Windows, unrestricted)
                 preflight.check_hostonly_network(stack, tools.run([vboxmanage, "--version"], check=False).stdout)
             preflight.ensure_box(vagrant, stack, self.name, log, progress)
 
@@ -181,7 +181,8 @@ class VagrantProvider:
     def _vagrant_status(self, workdir: Path) -> dict[str, tuple[str, str]]:
         """{machine: (state, provider)} as `vagrant status` reports it. When the provider cannot
         run here, Vagrant answers nothing; then machines without a Vagrant id are not_created
-        (Vagrant's own rule) and the others unknown, with the reason."""
+        (Vagrant's own rule) and the others unknown."""
+        preflight.vagrant_executable()
         vagrant = open_vagrant(workdir, vagrant_env(workdir, self.name))
         try:
             return {s.name: (s.state, s.provider or self.name) for s in vagrant.status()}
@@ -199,6 +200,7 @@ class VagrantProvider:
         workdir = state.file(VAGRANT_DIR)
         if not (workdir / "Vagrantfile").is_file():
             return False
+        preflight.vagrant_executable()
         log = workdir / f"{command}.log"
         log.write_text("")
         try:

@@ -61,10 +61,21 @@ def render_vagrantfile(stack: Stack, state: StateDir, templates: Path | None = N
         box=stack.box,
         box_url=stack.box_url,
         netmask=str(network.netmask) if network.version == 4 else str(network.prefixlen),
-        ssh_key=str(state.file(sshkey.PRIVATE)),
+        ssh_keys=[str(key) for key in ssh_keys(stack, state)],
         user_data_dir=USER_DATA_DIRS[stack.runtime],
         min_vagrant=MIN_VAGRANT,
     )
+
+
+def ssh_keys(stack: Stack, state: StateDir) -> list[Path]:
+    """The keys Vagrant offers, in order: `private-ssh-key` from nodes.yml (relative to the
+    file), then the stack's own key."""
+    keys = []
+    if stack.private_ssh_key:
+        key = Path(stack.private_ssh_key).expanduser()
+        base = stack.source.parent if stack.source else Path.cwd()
+        keys.append((base / key).resolve() if not key.is_absolute() else key)
+    return keys + [state.file(sshkey.PRIVATE)]
 
 
 def ruby_string(value) -> str:

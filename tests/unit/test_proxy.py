@@ -1,7 +1,7 @@
 """The docker proxy without a cluster: the remembered manager, the env docker runs with, errors.
 
 Engines here are loopback sockets or addresses where nothing listens; the proxy against real
-TLS dockerds is tests/integration/test_proxy.py.
+TLS dockerds is tests/integration/test_proxy_docker.py.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ def test_trailing_newlines_leading_spaces_and_no_final_newline_survive():
 
 
 def test_text_a_block_cannot_carry_becomes_a_quoted_string():
-    for text in ["", "carriage\r\nreturn", "bell\x07", "line\u2028separator", "  \nspaces only line"]:
+    for text in ["", "\n\n", "carriage\r\nreturn", "bell\x07", "line\u2028separator", "  \nspaces only line"]:
         assert yaml_block(text, 6).startswith('"')
         assert read_back(text) == text
 

@@ -57,6 +57,13 @@ def test_ssh_is_core_with_the_stacks_own_key(rendered):
     assert f"config.ssh.private_key_path = ['{state.file('ssh/id_ed25519')}'," in text
 
 
+def test_a_private_ssh_key_from_nodes_yml_comes_first(tmp_path):
+    stack = planned(write_nodes(tmp_path, **{"provider: virtualbox": "provider: virtualbox\nprivate-ssh-key: keys/me"}))
+    state = StateDir(stack.name, tmp_path / "home")
+    text = render_vagrantfile(stack, state)
+    assert f"private_key_path = ['{tmp_path / 'keys/me'}', '{state.file('ssh/id_ed25519')}', File.join(" in text
+
+
 def test_each_node_uploads_its_own_user_data_to_the_flatcar_path(rendered):
     stack, state, text = rendered
     for node in stack.nodes:

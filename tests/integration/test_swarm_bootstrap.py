@@ -1,0 +1,141 @@
+"""The rendered swarm-bootstrap forms the planned swarm for real: three hosts in network
+namespaces, each running dockerd with its node's rendered certificates, each running the
+rendered script the way blackfish-swarm.service does (its EnvironmentFile, then the script)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import needs_netlab, needs_tool
+from tests.support.rendered import files, parse_env_file, render_yaml, user_data
+
+pytestmark = pytest.mark.integration
+
+SUBNET = "10.242.0.0/24"
+STACK = """
+    stack: swarm
+    provider: docker
+    admin-network: 10.242.0.0/24
+    labels: {env: test}
+    nodes:
+      - ip: 10.242.0.11
+        roles: [consul-server, swarm-manager]
+      - ip: 10.242.0.12
+        roles: [swarm-manager]
+      - ip: 10.242.0.13
+        roles: []
+        labels: {rack: r3}
+"""
+NODE_TLS = "/etc/docker/tls"
+
+
+class Node:
+    """One lab host with its rendered user-data: its engine, and its swarm-bootstrap."""
+
+    def __init__(self, lab, rendered, workdir: Path):
+        self.name, self.ip = rendered.node.name, rendered.node.ip
+        written = files(user_data(rendered))
+        self.certs = workdir / self.name / "tls"
+        self.certs.mkdir(parents=True)
+        for name in ("ca.pem", "cert.pem", "key.pem"):
+            (self.certs / name).write_text(written[f"{NODE_TLS}/{name}"])
+        self.script = workdir / self.name / "swarm-bootstrap"
+        self.script.write_text(written["/opt/blackfish/bin/swarm-bootstrap"])
+        self.script.chmod(0o755)
+        self.settings = parse_env_file(written["/etc/blackfish/swarm.env"])
+        self.host = lab.add_host(self.name, self.ip)
+        self.engine = None
+
+    def start_engine(self):
+        self.engine = self.host.start_dockerd(ca=self.certs / "ca.pem", cert=self.certs / "cert.pem", key=self.certs / "key.pem")
+
+    def bootstrap_env(self, budget: int, remote_timeout: int) -> dict[str, str]:
+        """systemd's environment for the unit: the EnvironmentFile, plus where this host keeps
+        what a node has at the default paths (its engine socket, its certificates)."""
+        return {**self.settings, "DOCKER_LOCAL_HOST": f"unix://{self.engine.socket}", "DOCKER_CERT_DIR": str(self.certs),
+                "SWARM_RETRY_BUDGET": str(budget), "SWARM_RETRY_MAX_DELAY": "4", "REMOTE_TIMEOUT": str(remote_timeout)}
+
+    def bootstrap(self, budget: int = 180, remote_timeout: int = 20):
+        return self.host.popen([str(self.script)], env=self.bootstrap_env(budget, remote_timeout), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(process, timeout: float = 300) -> tuple[int, str]:
+    _, err = process.communicate(timeout=timeout)
+    return process.returncode, err
+
+
+@pytest.fixture(scope="module")
+def swarm(tmp_path_factory):
+    needs_netlab()
+    needs_tool("dockerd", "docker.io")
+    needs_tool("docker", "docker.io")
+    from tests.support.netlab import Lab
+
+    workdir = tmp_path_factory.mktemp("swarm")
+    stack, _, rendered = render_yaml(STACK, workdir)
+    with Lab("bfsw", SUBNET) as lab:
+        nodes = [Node(lab, r, workdir) for r in rendered]
+        for node in nodes:
+            node.start_engine()
+        # All at once, as nodes booting together would.
+        runs = [(node, node.bootstrap()) for node in nodes]
+        results = {node.name: finish(process) for node, process in runs}
+        yield stack, nodes, results
+
+
+def node_table(manager) -> dict[str, str]:
+    """hostname -> MANAGER STATUS ('' for a worker), as `docker node ls` shows them."""
+    proc = manager.engine.cli("node", "ls", "--format", "{{.Hostname}} {{.ManagerStatus}}")
+    assert proc.returncode == 0, proc.stderr
+    return {line.split(" ", 1)[0]: line.split(" ", 1)[1] if " " in line else "" for line in proc.stdout.splitlines()}
+
+
+def versions(manager) -> dict[str, str]:
+    """Every node's ID and version index: any change to a node bumps its index."""
+    ids = manager.engine.cli("node", "ls", "-q").stdout.split()
+    proc = manager.engine.cli("node", "inspect", "--format", "{{.Description.Hostname}} {{.ID}} {{.Version.Index}}", *ids)
+    return dict(line.split(" ", 1) for line in proc.stdout.splitlines())
+
+
+def test_the_nodes_form_the_planned_swarm(swarm):
+    _, nodes, results = swarm
+    for name, (code, err) in results.items():
+        assert code == 0, f"{name}: {err}"
+    assert "initialising the swarm on 10.242.0.11" in results["swarm-01"][1]
+    assert "joining as manager through 10.242.0.11" in results["swarm-02"][1]
+    assert "is a swarm worker" in results["swarm-03"][1]
+    table = node_table(nodes[1])  # any manager answers
+    assert table["swarm-01"] in ("Leader", "Reachable") and table["swarm-02"] in ("Leader", "Reachable")
+    assert table["swarm-03"] == ""
+    assert set(table) == {"swarm-01", "swarm-02", "swarm-03"}
+    labels = nodes[0].engine.cli("node", "inspect", "swarm-03", "--format",
+                                 "{{range $k, $v := .Spec.Labels}}{{$k}}={{$v}} {{end}}").stdout.split()
+    assert set(labels) == {"io.blackfish.stack=swarm", "io.blackfish.dc=dc1", "io.blackfish.node=swarm-03",
+                           "env=test", "rack=r3"}
+
+
+def test_a_second_run_changes_nothing(swarm):
+    _, nodes, _ = swarm
+    before = versions(nodes[0])
+    for node in nodes:
+        code, err = finish(node.bootstrap(budget=60))
+        assert code == 0, err
+        assert "is a swarm " in err
+        assert not any(word in err for word in ("initialising", "joining", "labelling", "promoted")), err
+    assert versions(nodes[0]) == before
+
+
+def test_a_worker_whose_managers_cannot_lead_retries_then_says_why_it_gave_up(swarm):
+    _, nodes, _ = swarm
+    first, second, worker = nodes
+    assert worker.engine.cli("swarm", "leave").returncode == 0
+    first.host.stop_dockerd()  # the other manager alone has no quorum
+    code, err = finish(worker.bootstrap(budget=25, remote_timeout=5))
+    assert code == 1
+    assert err.count("not yet:") >= 2  # it retried
+    last = err.strip().splitlines()[-1]
+    assert "gave up after" in last and "node swarm-03 (10.242.0.13) could not become a swarm worker" in last
+    assert "managers tried: 10.242.0.11 10.242.0.12" in last and "last error: " in last
