@@ -20,7 +20,9 @@ CACHE_TTL = 30.0  # seconds a chosen manager is trusted without a new probe
 CHECK_TIMEOUT = 1.0  # the warm path's liveness check; a LAN or VM network answers in a millisecond
 RECORD = "stack.json"
 CLIENT_FILES = ("ca.pem", "cert.pem", "key.pem")  # what the docker CLI reads from DOCKER_CERT_PATH
-# Set in the user's shell, these would send docker elsewhere than DOCKER_HOST says.
+ENV_NAMES = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
+# Removed from docker's environment: current CLIs let DOCKER_HOST win over a context, but
+# without the variable no CLI version has to choose.
 OVERRIDES = ("DOCKER_CONTEXT",)
 DOCKER_INSTALL_HINT = (
     "Install the docker CLI: `apt-get install docker.io` (Debian/Ubuntu), `brew install docker` (macOS), "
@@ -53,7 +55,7 @@ def state_path(stack_name: str) -> str:
 
 def docker_env(manager: Manager, cert_path: str) -> dict[str, str]:
     """The variables that point the docker CLI at `manager` with the stack's client certificate."""
-    return {"DOCKER_HOST": manager.docker_host, "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": cert_path}
+    return dict(zip(ENV_NAMES, (manager.docker_host, "1", cert_path)))
 
 
 def exec_env(manager: Manager, cert_path: str, environ=None) -> dict[str, str]:

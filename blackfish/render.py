@@ -20,6 +20,7 @@ from pathlib import Path
 
 import jinja2
 
+from blackfish import pki, sshkey
 from blackfish.errors import UsageError
 from blackfish.stack import Node, Stack
 from blackfish.state import StateDir
@@ -99,28 +100,27 @@ def render_user_data(stack: Stack, node: Node, context: dict, templates: Path | 
 
 def render_stack(stack: Stack, state: StateDir, templates: Path | None = None) -> list[RenderedNode]:
     """Create the PKI when needed, then write every node's user-data into the state directory."""
-    from blackfish.pki import ensure_pki
-
-    ensure_pki(stack, state)
-    context = {
-        "ca_pem": _read(state, "ca.pem"),
-        "ssh_authorized_keys": [line for line in (_read(state, "ssh/id_ed25519.pub").strip(), (stack.ssh_key or "").strip()) if line],
-        "consul_key": state.secret(CONSUL_KEY, stack.consul_key, generate=new_consul_key),
-        "registry_secret": state.secret(REGISTRY_SECRET, stack.registry_secret),
-    }
-    rendered = []
-    for node in stack.nodes:
-        node_context = {**context, "cert_pem": _read(state, f"nodes/{node.name}/cert.pem"),
-                        "key_pem": _read(state, f"nodes/{node.name}/key.pem")}
-        text = render_user_data(stack, node, node_context, templates)
-        rel = user_data_path(node.name)
-        changed = state.write(rel, text, mode=USER_DATA_MODE)
-        services = node_services(stack, node)
-        rendered.append(RenderedNode(node=node, path=state.file(rel), services=services, changed=changed,
-                                     images={s: stack.images[s] for s in services if s in stack.images}))
-    record = state.record() if state.exists() else {}
-    state.save_record({**record, **stack.to_record()})
+    with state.lock():  # re-entrant: ensure_pki takes it too
+        pki.ensure_pki(stack, state)
+        context = {
+            "ca_pem": _read(state, pki.CA_CERT),
+            "ssh_authorized_keys": [line for line in (_read(state, sshkey.PUBLIC).strip(), (stack.ssh_key or "").strip()) if line],
+            "consul_key": state.secret(CONSUL_KEY, stack.consul_key, generate=new_consul_key),
+            "registry_secret": state.secret(REGISTRY_SECRET, stack.registry_secret),
+        }
+        rendered = [_write_node(stack, state, node, context, templates) for node in stack.nodes]
+        state.save_record({**(state.record() if state.exists() else {}), **stack.to_record()})
     return rendered
+
+
+def _write_node(stack: Stack, state: StateDir, node: Node, context: dict, templates: Path | None) -> RenderedNode:
+    node_context = {**context, "cert_pem": _read(state, pki.node_cert(node.name)),
+                    "key_pem": _read(state, pki.node_key(node.name))}
+    rel = user_data_path(node.name)
+    changed = state.write(rel, render_user_data(stack, node, node_context, templates), mode=USER_DATA_MODE)
+    services = node_services(stack, node)
+    return RenderedNode(node=node, path=state.file(rel), services=services, changed=changed,
+                        images={s: stack.images[s] for s in services if s in stack.images})
 
 
 def new_consul_key() -> str:

@@ -62,7 +62,7 @@ def usage(shell: str, command: str) -> str:
 
 def stack_env(stack_name: str | None, shell: str, unset: bool = False, shell_given: bool = False, warn=None) -> str:
     """`blackfish env`: the exports aiming the docker CLI at a healthy manager of the stack
-    (clearing DOCKER_CONTEXT, which would win over them), or with `unset` their removal."""
+    (unsetting proxy.OVERRIDES, as a proxy call does), or with `unset` their removal."""
     from shlex import quote
 
     from blackfish import proxy
@@ -70,6 +70,6 @@ def stack_env(stack_name: str | None, shell: str, unset: bool = False, shell_giv
     command = " ".join(["blackfish", "env", *([quote(stack_name)] if stack_name else []),
                         *(["--shell", shell] if shell_given else []), *(["--unset"] if unset else [])])
     if unset:
-        return script(shell, {}, ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"), usage(shell, command))
+        return script(shell, {}, proxy.ENV_NAMES, usage(shell, command))
     manager, cert_path = proxy.choose(stack_name, warn=warn)
     return script(shell, proxy.docker_env(manager, cert_path), proxy.OVERRIDES, usage(shell, command))

@@ -65,6 +65,10 @@ def cli(ctx, debug):
       blackfish certs install vagrant            trust the stack's CA on this machine
     """
     ctx.obj = {"debug": debug}
+    if debug:
+        from blackfish.tools import enable_debug
+
+        enable_debug()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -30,8 +30,7 @@ parallel_option = click.option(
 @click.option("--provision", is_flag=True, help="Re-apply each node's user-data, also to running nodes.")
 @templates_option
 @click.option("--node-image", metavar="IMAGE", default=None, help="docker provider: the image every node runs.")
-@click.pass_obj
-def up(obj, stack_name, nodes_file, provider, parallel, provision, templates, node_image):
+def up(stack_name, nodes_file, provider, parallel, provision, templates, node_image):
     """Boot the stack's nodes: PKI and user-data first, then the provider.
 
     \b
@@ -41,7 +40,6 @@ def up(obj, stack_name, nodes_file, provider, parallel, provision, templates, no
     """
     from blackfish.cli.common import load_stack
 
-    _debug(obj)
     stack = load_stack(nodes_file, stack_name, provider=provider)
     if node_image is not None:
         import dataclasses
@@ -55,12 +53,10 @@ def up(obj, stack_name, nodes_file, provider, parallel, provision, templates, no
 @file_option
 @parallel_option
 @templates_option
-@click.pass_obj
-def provision(obj, stack_name, nodes_file, parallel, templates):
+def provision(stack_name, nodes_file, parallel, templates):
     """Render again and re-apply every node's user-data (booting halted nodes)."""
     from blackfish.cli.common import load_stack
 
-    _debug(obj)
     stack = _with_booted_provider(load_stack(nodes_file, stack_name))
     _boot(stack, parallel=parallel, provision=True, templates=templates)
 
@@ -69,13 +65,11 @@ def provision(obj, stack_name, nodes_file, parallel, templates):
 @stack_argument
 @file_option
 @click.option("--json", "as_json", is_flag=True, help="Print the nodes as JSON.")
-@click.pass_obj
-def status(obj, stack_name, nodes_file, as_json):
+def status(stack_name, nodes_file, as_json):
     """Show every node: name, IP, roles, state, and what its provider adds."""
     from blackfish import lifecycle
     from blackfish.cli.output import print_json, print_table
 
-    _debug(obj)
     rows = lifecycle.status(_target(stack_name, nodes_file))
     if as_json:
         print_json(rows)
@@ -86,12 +80,10 @@ def status(obj, stack_name, nodes_file, as_json):
 @click.command()
 @stack_argument
 @file_option
-@click.pass_obj
-def halt(obj, stack_name, nodes_file):
+def halt(stack_name, nodes_file):
     """Stop every node, keeping its disk; `blackfish up` starts the same nodes again."""
     from blackfish import lifecycle
 
-    _debug(obj)
     stack = _target(stack_name, nodes_file)
     lifecycle.halt(stack)
     click.echo(f"stack {stack.name!r} halted; `blackfish up {stack.name}` starts it again", err=True)
@@ -102,13 +94,11 @@ def halt(obj, stack_name, nodes_file):
 @file_option
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--purge", is_flag=True, help="Also delete the state directory: CA, keys, secrets, user-data.")
-@click.pass_obj
-def destroy(obj, stack_name, nodes_file, yes, purge):
+def destroy(stack_name, nodes_file, yes, purge):
     """Remove every node of the stack (its PKI stays unless --purge)."""
     from blackfish import lifecycle
     from blackfish.state import StateDir
 
-    _debug(obj)
     stack = _target(stack_name, nodes_file)
     state = StateDir(stack.name)
     if not yes:
@@ -123,8 +113,7 @@ def destroy(obj, stack_name, nodes_file, yes, purge):
 @click.argument("stack_name", metavar="STACK")
 @click.argument("node")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
-@click.pass_obj
-def ssh(obj, stack_name, node, command):
+def ssh(stack_name, node, command):
     """Open a shell on NODE, or run `-- COMMAND...` there.
 
     \b
@@ -133,7 +122,6 @@ def ssh(obj, stack_name, node, command):
     """
     from blackfish import lifecycle
 
-    _debug(obj)
     argv = lifecycle.ssh_argv(_target(stack_name, None), node, list(command))
     os.execvp(argv[0], argv)
 
@@ -186,13 +174,6 @@ def _stack_in(path: Path) -> str | None:
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
     return data.get("stack") if isinstance(data, dict) else None
-
-
-def _debug(obj) -> None:
-    if obj and obj.get("debug"):
-        from blackfish.tools import enable_debug
-
-        enable_debug()
 
 
 class _NodeProgress:
