@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from blackfish.cli.common import file_option
+from blackfish.cli.common import file_option, target_stack, target_stack_name
 
 # One block per certificate rather than a table: SANs and fingerprints are too long for
 # columns, and a truncated fingerprint cannot be compared with what a browser shows.
@@ -14,28 +14,6 @@ SHOW_FIELDS = (("subject", "subject"), ("sans", "SANs"), ("not_after", "not afte
 @click.group()
 def certs():
     """The stack's CA and certificates."""
-
-
-def _stack_name(stack_name: str | None, nodes_file: str | None) -> str:
-    if stack_name is not None:
-        return stack_name
-    from blackfish.cli.common import load_config
-
-    return load_config(nodes_file).config.stack
-
-
-def _stack(stack_name: str | None, nodes_file: str | None):
-    """The Stack from nodes.yml when it describes STACK; else the one recorded in the state
-    directory, so a stack booted from another directory can still be rotated."""
-    from blackfish import config
-    from blackfish.cli.common import load_stack, recorded_stack
-    from blackfish.state import StateDir
-
-    if stack_name is not None and nodes_file is None and StateDir(stack_name).exists():
-        path = config.resolve_path(None)
-        if not path.is_file() or config.load(path).config.stack != stack_name:
-            return recorded_stack(stack_name)
-    return load_stack(nodes_file, stack_name)
 
 
 @certs.command()
@@ -48,7 +26,7 @@ def show(stack_name, nodes_file, as_json):
     from blackfish.cli.output import print_json
     from blackfish.state import StateDir
 
-    rows = pki.describe(StateDir(_stack_name(stack_name, nodes_file)))
+    rows = pki.describe(StateDir(target_stack_name(stack_name, nodes_file)))
     if as_json:
         print_json(rows)
         return
@@ -68,7 +46,7 @@ def rotate(stack_name, nodes_file, ca):
     from blackfish import pki
     from blackfish.state import StateDir
 
-    stack = _stack(stack_name, nodes_file)
+    stack = target_stack(stack_name, nodes_file)
     written = pki.rotate(stack, StateDir(stack.name), ca=ca)
     for rel in written:
         click.echo(f"wrote {rel}")

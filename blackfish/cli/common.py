@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -46,3 +47,49 @@ def recorded_stack(stack_name: str):
     from blackfish.state import StateDir
 
     return Stack.from_record(StateDir(stack_name).record())
+
+
+def target_stack_name(stack_name: str | None, nodes_file: str | None) -> str:
+    """STACK when given, else the nodes file's stack."""
+    if stack_name is not None:
+        return stack_name
+    return load_config(nodes_file).config.stack
+
+
+def target_stack(stack_name: str | None, nodes_file: str | None):
+    """The stack a command acts on: planned from the nodes file when that file describes it,
+    else as recorded by its last `up` (so no nodes.yml is needed); the provider always comes
+    from the record when there is one."""
+    from blackfish import config
+
+    from blackfish.state import StateDir
+
+    explicit = nodes_file is not None or bool(os.environ.get(config.FILE_ENV))
+    if stack_name is not None and not explicit:
+        path = config.resolve_path(None)
+        describes_it = path.is_file() and _stack_named_in(path) == stack_name
+        # A nodes file about another stack is the likelier mistake when STACK has no state.
+        if not describes_it and (StateDir(stack_name).exists() or not path.is_file()):
+            return recorded_stack(stack_name)
+    return with_booted_provider(load_stack(nodes_file, stack_name))
+
+
+def with_booted_provider(stack):
+    import dataclasses
+
+    from blackfish.lifecycle import booted_provider
+    from blackfish.state import StateDir
+
+    recorded = booted_provider(StateDir(stack.name))
+    return dataclasses.replace(stack, provider=recorded) if recorded else stack
+
+
+def _stack_named_in(path: Path) -> str | None:
+    """The `stack:` a nodes file names, without validating the rest (None when unreadable)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    return data.get("stack") if isinstance(data, dict) else None

@@ -23,10 +23,10 @@ def dns(stack_name, nodes_file, dry_run, remove, via, link):
     domain) or /etc/resolver/STACK on macOS, whichever this host runs.
     """
     from blackfish import dns as core
-    from blackfish.cli.certs_cmds import _stack
+    from blackfish.cli.common import target_stack
     from blackfish.host import Runner, detect
 
-    stack = _stack(stack_name, nodes_file)
+    stack = target_stack(stack_name, nodes_file)
     runner = Runner(click.echo, dry_run=dry_run)
     plan = core.plan(stack, detect(core.TOOLS), method=via, remove=remove, link=link)
     if not plan.commands:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from blackfish.cli.common import file_option
+from blackfish.cli.common import file_option, target_stack
 
 stack_argument = click.argument("stack_name", metavar="[STACK]", required=False)
 templates_option = click.option(
@@ -55,9 +55,9 @@ def up(stack_name, nodes_file, provider, parallel, provision, templates, node_im
 @templates_option
 def provision(stack_name, nodes_file, parallel, templates):
     """Render again and re-apply every node's user-data (booting halted nodes)."""
-    from blackfish.cli.common import load_stack
+    from blackfish.cli.common import load_stack, with_booted_provider
 
-    stack = _with_booted_provider(load_stack(nodes_file, stack_name))
+    stack = with_booted_provider(load_stack(nodes_file, stack_name))
     _boot(stack, parallel=parallel, provision=True, templates=templates)
 
 
@@ -70,7 +70,7 @@ def status(stack_name, nodes_file, as_json):
     from blackfish import lifecycle
     from blackfish.cli.output import print_json, print_table
 
-    rows = lifecycle.status(_target(stack_name, nodes_file))
+    rows = lifecycle.status(target_stack(stack_name, nodes_file))
     if as_json:
         print_json(rows)
     else:
@@ -84,7 +84,7 @@ def halt(stack_name, nodes_file):
     """Stop every node, keeping its disk; `blackfish up` starts the same nodes again."""
     from blackfish import lifecycle
 
-    stack = _target(stack_name, nodes_file)
+    stack = target_stack(stack_name, nodes_file)
     lifecycle.halt(stack)
     click.echo(f"stack {stack.name!r} halted; `blackfish up {stack.name}` starts it again", err=True)
 
@@ -99,7 +99,7 @@ def destroy(stack_name, nodes_file, yes, purge):
     from blackfish import lifecycle
     from blackfish.state import StateDir
 
-    stack = _target(stack_name, nodes_file)
+    stack = target_stack(stack_name, nodes_file)
     state = StateDir(stack.name)
     if not yes:
         what = f"and delete {state.path} (CA, keys, secrets)" if purge else f"(the PKI in {state.path} stays)"
@@ -122,7 +122,7 @@ def ssh(stack_name, node, command):
     """
     from blackfish import lifecycle
 
-    argv = lifecycle.ssh_argv(_target(stack_name, None), node, list(command))
+    argv = lifecycle.ssh_argv(target_stack(stack_name, None), node, list(command))
     os.execvp(argv[0], argv)
 
 
@@ -138,42 +138,6 @@ def _boot(stack, *, parallel, provision, templates) -> None:
     print_table(rows, lifecycle.status_columns(rows))
     click.echo(f"stack {stack.name!r} is up on {stack.provider}: `blackfish {stack.name} node ls` talks to its swarm, "
                f"`blackfish status {stack.name}` shows its nodes", err=True)
-
-
-def _target(stack_name: str | None, nodes_file: str | None):
-    """The stack a command acts on: planned from the nodes file when that file describes it,
-    else as recorded by its last `up` (so no nodes.yml is needed); the provider always comes
-    from the record when there is one."""
-    from blackfish import config
-    from blackfish.cli.common import load_stack, recorded_stack
-
-    explicit = nodes_file is not None or bool(os.environ.get(config.FILE_ENV))
-    if stack_name is not None and not explicit:
-        path = config.resolve_path(None)
-        if not path.is_file() or _stack_in(path) != stack_name:
-            return recorded_stack(stack_name)
-    return _with_booted_provider(load_stack(nodes_file, stack_name))
-
-
-def _with_booted_provider(stack):
-    import dataclasses
-
-    from blackfish.lifecycle import booted_provider
-    from blackfish.state import StateDir
-
-    recorded = booted_provider(StateDir(stack.name))
-    return dataclasses.replace(stack, provider=recorded) if recorded else stack
-
-
-def _stack_in(path: Path) -> str | None:
-    """The `stack:` a nodes file names, without validating the rest (None when unreadable)."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return None
-    return data.get("stack") if isinstance(data, dict) else None
 
 
 class _NodeProgress:

@@ -37,11 +37,11 @@ def install(stack_name, nodes_file, only, dry_run):
     Steps that need root run through sudo; each command is printed first.
     """
     from blackfish import pki, trust
-    from blackfish.cli.certs_cmds import _stack
+    from blackfish.cli.common import target_stack
     from blackfish.state import StateDir
 
     chosen = trust.parse_only(only)
-    stack = _stack(stack_name, nodes_file)
+    stack = target_stack(stack_name, nodes_file)
     state = StateDir(stack.name)
     target = trust.target_for(stack, state)
     runner = _runner(dry_run)
@@ -60,12 +60,12 @@ def install(stack_name, nodes_file, only, dry_run):
 def uninstall(stack_name, nodes_file, only, dry_run):
     """Remove the stack's CA from every store `certs install` put it in."""
     from blackfish import trust
-    from blackfish.cli.certs_cmds import _stack_name
+    from blackfish.cli.common import target_stack_name
     from blackfish.state import StateDir
     from blackfish.trust.store import Target
 
     chosen = trust.parse_only(only)
-    name = _stack_name(stack_name, nodes_file)
+    name = target_stack_name(stack_name, nodes_file)
     # By name alone: what install added carries the stack's name, so no nodes.yml is needed.
     target = Target(stack=name, ca=StateDir(name).file(trust.CA_FILE))
     trust.uninstall(target, _runner(dry_run), chosen)

@@ -11,6 +11,7 @@ has its planned managers and workers. Nodes are found by their labels only
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import threading
@@ -42,12 +43,22 @@ def host_engine():
         ) from None
 
 
-def user_data(state: StateDir, node: Node, source: str | None = None) -> cloudinit.CloudConfig:
+def user_data(state: StateDir, node: Node) -> tuple[cloudinit.CloudConfig, str]:
+    """The node's rendered user-data, parsed, and its SHA-256."""
     rel = f"nodes/{node.name}/user-data"
     text = state.read(rel)
     if text is None:
         raise ProviderError(f"{node.name}: no user-data at {state.file(rel)} (render the stack with `blackfish up`)")
-    return cloudinit.parse(text.decode(), source or str(state.file(rel)))
+    return cloudinit.parse(text.decode(), str(state.file(rel))), hashlib.sha256(text).hexdigest()
+
+
+def _each(items, action, workers: int) -> None:
+    """action(item) for every item, up to `workers` at once; the first error is raised."""
+    items = list(items)
+    if not items:
+        return
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items)))) as pool:
+        list(pool.map(action, items))
 
 
 class DockerProvider:
@@ -81,7 +92,7 @@ class DockerProvider:
     def up(self, stack: Stack, state: StateDir, *, parallel: int = 1, provision: bool = False, progress=None) -> None:
         say = progress or (lambda node, phase: None)
         client = host_engine()
-        configs = {node.name: user_data(state, node) for node in stack.nodes}
+        documents = {node.name: user_data(state, node) for node in stack.nodes}
         image = node_image(stack)
         ensure_node_image(client, image, progress=lambda message: say(stack.nodes[0].name, message))
         self._ensure_network(client, stack)
@@ -89,30 +100,36 @@ class DockerProvider:
         # Managers first, the first manager at the very front: it starts the swarm.
         order = sorted(stack.nodes, key=lambda n: (n is not stack.first_manager, not n.is_manager))
 
+        # Halted nodes all start at once: their managers need each other for a quorum, and a
+        # node's engine waits (about 20 s) for one before it reports ready.
+        stopped = [existing[n.name] for n in order if n.name in existing and existing[n.name].status != "running"]
+        for container in stopped:
+            say(container.labels[dn.LABEL_NODE], "starting its container")
+        _each(stopped, lambda c: c.start(), len(stopped))
+
         def boot(node: Node) -> None:
+            config, digest = documents[node.name]
             container = existing.get(node.name)
             if container is None:
                 say(node.name, "creating its container")
-                container = self._create(client, stack, node, image, configs[node.name])
-            elif container.status != "running":
-                say(node.name, "starting its container")
-                container.start()
-            elif not provision:
-                say(node.name, "running")
-                return
+                container = self._create(client, stack, node, image, config)
             target = dn.NodeTarget(container, node.name)
+            if not provision and container in existing.values() and dn.applied_digest(target) == digest:
+                # What the node was given is still on its disk: it boots from its enabled units.
+                say(node.name, "booting" if container in stopped else "running")
+                return
             say(node.name, "booting systemd")
             target.wait_for_systemd()
             say(node.name, "applying user-data")
             container.reload()
-            failures = cloudinit.apply(configs[node.name], target, current_hostname=container.attrs["Config"]["Hostname"])
+            failures = cloudinit.apply(config, target, current_hostname=container.attrs["Config"]["Hostname"])
+            dn.record_applied(target, digest)
             say(node.name, f"user-data applied ({len(failures)} unit command(s) failed)" if failures else "user-data applied")
 
         # As with the vagrant providers, the first node boots alone (it also settles the
         # privilege question), then up to `parallel` at once.
         boot(order[0])
-        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-            list(pool.map(boot, order[1:]))
+        _each(order[1:], boot, parallel)
 
         timeout = float(os.environ.get(READY_TIMEOUT_ENV) or READY_TIMEOUT)
         readiness.wait(stack, state, timeout, progress=progress,
@@ -146,15 +163,13 @@ class DockerProvider:
     def halt(self, stack: Stack, state: StateDir) -> None:
         client = host_engine()
         running = [c for c in self._containers(client, stack).values() if c.status == "running"]
-        with ThreadPoolExecutor(max_workers=max(1, len(running))) as pool:
-            list(pool.map(lambda c: c.stop(timeout=STOP_TIMEOUT), running))
+        _each(running, lambda c: c.stop(timeout=STOP_TIMEOUT), len(running))
 
     def destroy(self, stack: Stack, state: StateDir) -> None:
         client = host_engine()
         selector = {"label": f"{dn.LABEL_STACK}={stack.name}"}
         containers = client.containers.list(all=True, filters=selector)
-        with ThreadPoolExecutor(max_workers=max(1, len(containers))) as pool:
-            list(pool.map(lambda c: c.remove(force=True, v=True), containers))
+        _each(containers, lambda c: c.remove(force=True, v=True), len(containers))
         for volume in client.volumes.list(filters=selector):
             volume.remove(force=True)
         for network in client.networks.list(filters=selector):
@@ -215,7 +230,7 @@ class DockerProvider:
 
 def _unit_names(state: StateDir, node: Node) -> list[str]:
     try:
-        return list(dict.fromkeys(u.name for u in user_data(state, node).units))
+        return list(dict.fromkeys(u.name for u in user_data(state, node)[0].units))
     except ProviderError:
         return []
 

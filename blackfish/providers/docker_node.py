@@ -23,6 +23,9 @@ LABEL_STACK = "io.blackfish.stack"
 LABEL_NODE = "io.blackfish.node"
 DOCKER_DATA = "/var/lib/docker"
 SYSTEMD_BOOT_TIMEOUT = 60.0
+# The provider's note of what it applied: a restarted node whose user-data has not changed
+# since boots from what is on its disk, like a rebooted VM, without a second round of restarts.
+APPLIED = "/var/lib/blackfish/applied-user-data.sha256"
 
 # Bit n of /proc/self/status CapBnd is the capability named here at index n (linux/capability.h).
 CAPABILITIES = (
@@ -159,6 +162,16 @@ class NodeTarget:
                 return
             time.sleep(0.2)
         raise ProviderError(f"{self.name}: systemd did not come up within {timeout:.0f} s: {output.strip()}")
+
+
+def applied_digest(target: NodeTarget) -> str | None:
+    """The SHA-256 of the user-data last applied to the node (None when never)."""
+    code, output = target.run(("cat", APPLIED))
+    return output.strip() if code == 0 else None
+
+
+def record_applied(target: NodeTarget, digest: str) -> None:
+    target.put((Entry(APPLIED, f"{digest}\n".encode(), 0o600),))
 
 
 def tar_of(entries: tuple[Entry, ...]) -> bytes:

@@ -6,7 +6,6 @@ TLS dockerds is tests/integration/test_proxy_docker.py.
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time

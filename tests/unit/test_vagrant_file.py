@@ -32,7 +32,7 @@ def test_every_node_is_a_machine_with_its_ip_memory_cpus_and_box(rendered):
         block = blocks[node.name]
         assert f"node.vm.hostname = '{node.name}'" in block
         assert f"\"private_network\", ip: '{node.ip}', netmask: '255.255.255.0'" in block
-        assert f"node.vm.box = 'flatcar-stable'" in block
+        assert "node.vm.box = 'flatcar-stable'" in block
         assert "flatcar_production_vagrant.json'" in block
         for provider in ("vb", "prl", "lv", "hv"):
             assert f"{provider}.memory = {node.memory}" in block
