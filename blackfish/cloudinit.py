@@ -33,7 +33,7 @@ from typing import Protocol
 
 import yaml
 
-from blackfish.errors import BlackfishError
+from blackfish.errors import ProviderError, UsageError
 
 HEADER = "#cloud-config"
 COMMANDS = ("start", "stop", "restart", "reload", "try-restart", "reload-or-restart", "reload-or-try-restart")
@@ -50,8 +50,8 @@ _UNIT_NAME = re.compile(r"^[A-Za-z0-9:_.\\@-]+\.(service|socket|timer|path|mount
 _PERMISSIONS = re.compile(r"^0?[0-7]{3,4}$")
 
 
-class CloudConfigError(BlackfishError):
-    """The user-data is not the cloud-config subset that coreos-cloudinit and blackfish apply."""
+class CloudConfigError(UsageError):
+    """The user-data (from the templates) is not the cloud-config subset blackfish applies."""
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,7 @@ def plan(config: CloudConfig, current_hostname: str | None = None) -> list[Step]
 def apply(config: CloudConfig, target: Target, current_hostname: str | None = None) -> list[str]:
     """Apply `config` to `target`; return the unit commands that failed (with output).
 
-    Raises CloudConfigError when a step other than a unit command fails."""
+    Raises ProviderError when a step other than a unit command fails."""
     failures = []
     for step in plan(config, current_hostname):
         if isinstance(step, PutFiles):
@@ -194,7 +194,7 @@ def apply(config: CloudConfig, target: Target, current_hostname: str | None = No
         if code != 0:
             message = f"{target.name}: {step.what} (`{shlex.join(step.argv)}`) failed with exit code {code}"
             if step.check:
-                raise CloudConfigError(message, detail=output.strip() or None)
+                raise ProviderError(message, detail=output.strip() or None)
             failures.append(f"{message}: {output.strip()}" if output.strip() else message)
     return failures
 

@@ -379,10 +379,16 @@ def _check(config: Config, doc: _Document) -> list[Problem]:
 _LABEL_KEY = re.compile(r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?(/[A-Za-z0-9._-]+)*$")
 
 
+# Label values travel through the node's shell scripts (swarm node labels): keep them word-safe.
+LABEL_VALUE = re.compile(r"""^[^\s'"$`\\]*$""")
+
+
 def _check_labels(labels: dict, path: list, bad) -> None:
-    for key in labels:
+    for key, value in labels.items():
         if not _LABEL_KEY.match(key):
             bad(path + [key], f"label key {key!r} must use lowercase letters, digits, '.', '-' and '_'", key=True)
+        elif not LABEL_VALUE.match(str(value)):
+            bad(path + [key], "a label value may not contain spaces, quotes, '$', '`' or '\\'")
 
 
 def _is_consul_key(key: str) -> bool:

@@ -3,15 +3,16 @@
 `up` is an ordered pipeline: the node image (built when missing), the stack's network
 (`blackfish-<stack>`, subnet = admin-network), then per node: a container with its static
 IP and a named volume for /var/lib/docker, created or started, then its own user-data
-applied the way coreos-cloudinit applies it on Flatcar (blackfish.cloudinit) -- at every
-boot, as on a VM -- and finally a wait until every engine answers over TLS and the swarm
-has its planned managers and workers. Nodes are found by their labels only
+applied the way coreos-cloudinit applies it on Flatcar (blackfish.cloudinit) -- on a new
+node, or when it changed since the node last got it -- and finally a wait until every
+engine answers over TLS and the swarm has its planned managers and workers. Nodes are found by their labels only
 (io.blackfish.stack, io.blackfish.node), never by a name pattern.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 import sys
 import threading
@@ -45,11 +46,21 @@ def host_engine():
 
 def user_data(state: StateDir, node: Node) -> tuple[cloudinit.CloudConfig, str]:
     """The node's rendered user-data, parsed, and its SHA-256."""
-    rel = f"nodes/{node.name}/user-data"
+    from blackfish.render import user_data_path
+
+    rel = user_data_path(node.name)
     text = state.read(rel)
     if text is None:
         raise ProviderError(f"{node.name}: no user-data at {state.file(rel)} (render the stack with `blackfish up`)")
     return cloudinit.parse(text.decode(), str(state.file(rel))), hashlib.sha256(text).hexdigest()
+
+
+def _ready_timeout() -> float:
+    value = os.environ.get(READY_TIMEOUT_ENV)
+    try:
+        return float(value) if value else READY_TIMEOUT
+    except ValueError:
+        raise UsageError(f"${READY_TIMEOUT_ENV} must be a number of seconds, not {value!r}") from None
 
 
 def _each(items, action, workers: int) -> None:
@@ -72,8 +83,6 @@ class DockerProvider:
     def check(self, stack: Stack, state: StateDir, progress=None) -> None:
         """What must hold before anything is written: an engine, a usable network."""
         client = host_engine()
-        import ipaddress
-
         wanted = ipaddress.ip_network(stack.admin_network)
         for network in client.networks.list():
             for pool in (network.attrs.get("IPAM") or {}).get("Config") or []:
@@ -110,14 +119,19 @@ class DockerProvider:
         def boot(node: Node) -> None:
             config, digest = documents[node.name]
             container = existing.get(node.name)
-            if container is None:
+            new = container is None
+            if new:
                 say(node.name, "creating its container")
                 container = self._create(client, stack, node, image, config)
             target = dn.NodeTarget(container, node.name)
-            if not provision and container in existing.values() and dn.applied_digest(target) == digest:
-                # What the node was given is still on its disk: it boots from its enabled units.
-                say(node.name, "booting" if container in stopped else "running")
-                return
+            if not (new or provision):
+                if container not in stopped:
+                    say(node.name, "running")  # left alone, as a running VM is, unless --provision
+                    return
+                if dn.applied_digest(target) == digest:
+                    # What the node was given is still on its disk: it boots from its enabled units.
+                    say(node.name, "booting")
+                    return
             say(node.name, "booting systemd")
             target.wait_for_systemd()
             say(node.name, "applying user-data")
@@ -131,8 +145,7 @@ class DockerProvider:
         boot(order[0])
         _each(order[1:], boot, parallel)
 
-        timeout = float(os.environ.get(READY_TIMEOUT_ENV) or READY_TIMEOUT)
-        readiness.wait(stack, state, timeout, progress=progress,
+        readiness.wait(stack, state, _ready_timeout(), progress=progress,
                        diagnose=lambda name: self._diagnose(client, stack, state, stack.node(name)))
 
     def status(self, stack: Stack, state: StateDir) -> list[dict]:
@@ -193,8 +206,6 @@ class DockerProvider:
         if client.networks.list(names=[name], filters={"label": f"{dn.LABEL_STACK}={stack.name}"}):
             return
         taken = {n.ip for n in stack.nodes}
-        import ipaddress
-
         gateway = next(str(ip) for ip in ipaddress.ip_network(stack.admin_network).hosts() if str(ip) not in taken)
         ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=stack.admin_network, gateway=gateway)])
         client.networks.create(name, driver="bridge", ipam=ipam, labels=dn.labels(stack), check_duplicate=True)
@@ -235,21 +246,41 @@ def _unit_names(state: StateDir, node: Node) -> list[str]:
         return []
 
 
+# A unit that restarted and has not stayed up this long since still counts as failing.
+SETTLED_SECONDS = 60
+
+
 def unit_states(target: dn.NodeTarget, names: list[str]) -> dict[str, str]:
-    """Each unit's state in the node: systemd's ActiveState, except that a unit waiting to
-    restart after a failure (Restart=always, say, for an image that cannot be pulled) is
-    `failed` too, as it is to the user."""
+    """Each unit's state in the node: systemd's ActiveState, except that a unit that keeps
+    failing and restarting (Restart=always, for an image that cannot be pulled, say) is
+    `failed`, also in the moments it runs between two failures."""
     if not names:
         return {}
-    _, output = target.run(("systemctl", "show", "--property=Id,ActiveState,SubState,Result", *names))
+    show = "systemctl show --property=Id,ActiveState,SubState,NRestarts,ActiveEnterTimestampMonotonic"
+    _, output = target.run(("sh", "-c", f'cut -d" " -f1 /proc/uptime; {show} "$@"', "-", *names))
+    lines = output.splitlines()
+    try:
+        now = float(lines[0]) * 1e6
+    except (IndexError, ValueError):
+        now = 0.0
     states, current = {}, {}
-    for line in output.splitlines() + [""]:
+    for line in lines[1:] + [""]:
         if not line.strip():
             if "Id" in current:
-                failing = current.get("SubState") == "auto-restart" and current.get("Result", "success") != "success"
-                states[current["Id"]] = "failed" if failing else current.get("ActiveState", "unknown")
+                states[current["Id"]] = _unit_state(current, now)
             current = {}
         elif "=" in line:
             key, value = line.split("=", 1)
             current[key] = value
     return {name: states.get(name, "unknown") for name in names}
+
+
+def _unit_state(props: dict[str, str], now_us: float) -> str:
+    active = props.get("ActiveState", "unknown")
+    restarts = int(props.get("NRestarts") or 0)
+    up_since = int(props.get("ActiveEnterTimestampMonotonic") or 0)
+    if props.get("SubState") == "auto-restart":
+        return "failed"
+    if active == "active" and restarts and now_us - up_since < SETTLED_SECONDS * 1e6:
+        return "failed"
+    return active

@@ -312,6 +312,3 @@ def test_a_broken_user_template_is_one_error_with_its_place(tmp_path):
         render_yaml(MINIMAL, tmp_path, templates=tmp_path / "absent")
 
 
-def test_a_label_value_that_cannot_travel_in_an_env_file_is_refused(tmp_path):
-    with pytest.raises(UsageError, match=r"label rack='a b' \(node one-01\)"):
-        render_yaml(MINIMAL.replace("- ip: 10.242.0.21", "- ip: 10.242.0.21\n        labels: {rack: a b}"), tmp_path)

@@ -1,0 +1,40 @@
+"""What `blackfish up --provider docker` refuses before it creates any container."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from tests.conftest import assert_no_traceback
+
+pytestmark = pytest.mark.cluster
+
+
+def test_user_data_outside_the_applied_subset_stops_up_with_its_place(make_stack):
+    stack = make_stack("bfc2", "stack: bfc2\nprovider: docker\nadmin-network: 10.244.2.0/24\ntemplates: mine\n"
+                               "nodes:\n  - ip: 10.244.2.11\n")
+    (stack.workdir / "mine").mkdir()
+    # A user template that adds what coreos-cloudinit does not have.
+    (stack.workdir / "mine" / "cloud-config.yml.j2").write_text(
+        '{% include "builtin/cloud-config.yml.j2" %}\nruncmd:\n  - echo hi\n')
+    result = stack.cli("up", "bfc2")
+    assert result.returncode == 2, result.stderr
+    assert "nodes/bfc2-01/user-data: runcmd: unknown key" in result.stderr
+    assert_no_traceback(result)
+    assert stack.labelled("container") == []
+
+
+def test_an_admin_network_that_overlaps_a_docker_network_is_refused(make_stack):
+    stack = make_stack("bfc3", "stack: bfc3\nprovider: docker\nadmin-network: 10.244.3.0/24\n"
+                               "nodes:\n  - ip: 10.244.3.11\n")
+    subprocess.run(["docker", "network", "create", "--subnet", "10.244.3.0/25", "bfc3-someone-else"],
+                   check=True, capture_output=True)
+    try:
+        result = stack.cli("up", "bfc3")
+    finally:
+        subprocess.run(["docker", "network", "rm", "bfc3-someone-else"], capture_output=True)
+    assert result.returncode == 2, result.stderr
+    assert "admin-network 10.244.3.0/24 overlaps docker network bfc3-someone-else (10.244.3.0/25)" in result.stderr
+    assert not (stack.home / "bfc3" / "stack.json").exists()  # checked before anything was written
+    assert stack.labelled("container") == []
