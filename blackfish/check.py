@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 
 from blackfish import node_engines, readiness
@@ -27,6 +28,7 @@ from blackfish.state import StateDir
 
 DEFAULT_IMAGE = "busybox:1.37"
 SERVICE_TIMEOUT = 120.0
+GIVE_UP_AFTER = 3  # failed tasks on a node before the service check stops waiting for it
 OK, FAIL, SKIP = "ok", "fail", "skip"
 
 
@@ -83,7 +85,6 @@ def _service(stack: Stack, state: StateDir, snap: readiness.Snapshot, manager: N
 
     if manager is None:
         return Result("service", "swarm", FAIL, "no manager answers with the swarm's node list")
-    ids = {m.id: m.hostname for m in snap.members or [] if m.state == "ready"}
     name = f"blackfish-check-{secrets.token_hex(3)}"
     engine = node_engines.client(manager, state, timeout=30)
     try:
@@ -91,26 +92,34 @@ def _service(stack: Stack, state: StateDir, snap: readiness.Snapshot, manager: N
                                          mode=docker.types.ServiceMode("global"),
                                          labels={"io.blackfish.check": "true"})
         try:
-            deadline = time.monotonic() + timeout
-            while True:
-                tasks = service.tasks()
-                running = {ids.get(t["NodeID"], t["NodeID"][:12]) for t in tasks if t["Status"]["State"] == "running"}
-                missing = [n.name for n in stack.nodes if n.name not in running]
-                if not missing:
-                    return Result("service", "swarm", OK, f"global service {name} ({image}) ran on all {len(stack.nodes)} nodes")
-                if time.monotonic() >= deadline:
-                    errors = sorted({t["Status"].get("Err") for t in tasks if t["Status"].get("Err")})
-                    why = f"; task errors: {'; '.join(errors)}" if errors else ""
-                    return Result("service", "swarm", FAIL,
-                                  f"global service {name} ({image}) not running on {', '.join(missing)} "
-                                  f"after {timeout:.0f} s{why}")
-                time.sleep(1)
+            missing, why = _await_tasks(service, stack, {m.id: m.hostname for m in snap.members or []}, timeout)
         finally:
             service.remove()
     except docker.errors.APIError as exc:
         return Result("service", "swarm", FAIL, f"cannot create a service through {manager.name}: {exc.explanation or exc}")
     finally:
         engine.close()
+    if missing:
+        return Result("service", "swarm", FAIL, f"global service {name} ({image}) not running on {', '.join(missing)} ({why})")
+    return Result("service", "swarm", OK, f"global service {name} ({image}) ran on all {len(stack.nodes)} nodes")
+
+
+def _await_tasks(service, stack: Stack, hostnames: dict[str, str], timeout: float) -> tuple[list[str], str]:
+    """Wait for a running task on every node; return the nodes without one and why."""
+    deadline = time.monotonic() + timeout
+    while True:
+        tasks = service.tasks()
+        running = {hostnames.get(t["NodeID"]) for t in tasks if t["Status"]["State"] == "running"}
+        missing = [n.name for n in stack.nodes if n.name not in running]
+        if not missing:
+            return [], ""
+        failures = Counter(hostnames.get(t["NodeID"]) for t in tasks if t["Status"]["State"] in ("rejected", "failed"))
+        hopeless = all(failures[n] >= GIVE_UP_AFTER for n in missing)
+        if hopeless or time.monotonic() >= deadline:
+            errors = sorted({t["Status"]["Err"] for t in tasks if t["Status"].get("Err")})
+            why = "its tasks keep failing" if hopeless else f"after {timeout:.0f} s"
+            return missing, why + (f"; task errors: {'; '.join(errors)}" if errors else "")
+        time.sleep(1)
 
 
 def _registry(stack: Stack, state: StateDir, image: str, ready: bool) -> Result:

@@ -81,8 +81,10 @@ def assert_no_traceback(result: subprocess.CompletedProcess) -> None:
 
 
 def needs_netlab() -> None:
-    """Network namespaces for private test networks (tests/support/netlab.py)."""
+    """Network namespaces for private test networks, with dockerd to run in them (tests/support/netlab.py)."""
     from tests.support import netlab
 
     ok, reason = netlab.available()
     needs(ok, reason)
+    needs_tool("dockerd", "docker.io")
+    needs_tool("docker", "docker.io")

@@ -127,7 +127,10 @@ def create_and_start(client, stack: Stack, node: Node, image: str, privileged: b
     for attempt in ([True, False] if privileged is None else [privileged]):
         options = container_options(stack, node, image, privileged=attempt, cgroup_version=cgroup_version,
                                     hostname=hostname)
-        container = client.containers.create(networking_config={network_name(stack): endpoint}, **options)
+        try:
+            container = client.containers.create(networking_config={network_name(stack): endpoint}, **options)
+        except APIError as exc:
+            raise ProviderError(f"{node.name}: cannot create its container: {exc.explanation or exc}") from None
         try:
             container.start()
             return container, attempt

@@ -12,18 +12,19 @@ import shutil
 import pytest
 
 from tests.conftest import docker_engine_answers, needs
-from tests.support.cluster import ClusterStack, node_image
-
-
-def needs_cluster_host() -> None:
-    needs(docker_engine_answers(), "no docker engine answers (scripts/start-dockerd starts one as root)")
-    needs(os.geteuid() == 0 and shutil.which("debootstrap") is not None,
-          "building the node image offline needs root and debootstrap (apt-get install debootstrap)")
+from tests.support.cluster import ClusterStack, has_image, node_image
 
 
 @pytest.fixture(scope="session")
 def built_node_image() -> str:
-    needs_cluster_host()
+    """The default node image, built offline (root and debootstrap) when the engine lacks it."""
+    from blackfish.providers.docker_image import DEFAULT_IMAGE
+
+    needs(docker_engine_answers(), "no docker engine answers (scripts/start-dockerd starts one as root)")
+    if not has_image(DEFAULT_IMAGE):
+        needs(os.geteuid() == 0 and shutil.which("debootstrap") is not None,
+              f"{DEFAULT_IMAGE} is missing, and building it offline needs root and debootstrap "
+              "(apt-get install debootstrap)")
     return node_image()
 
 

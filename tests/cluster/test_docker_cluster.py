@@ -109,6 +109,12 @@ def test_a_push_from_one_node_is_pulled_on_another_over_tls(stack):
     assert stack.on_node("m3", "curl", "-sf", *NODE_TLS, url).returncode != 0
 
 
+def test_loading_an_image_this_machine_lacks_says_so(stack):
+    result = stack.cli("load", NAME, "blackfish-test/no-such-image:1")
+    assert result.returncode == 2
+    assert "not on this machine's docker engine: blackfish-test/no-such-image:1" in result.stderr
+
+
 def test_check_passes_and_skips_consul_without_its_image(stack):
     result = stack.cli("check", NAME, "--image", busybox_image(), "--json", timeout=300)
     report = json.loads(result.stdout)

@@ -10,7 +10,7 @@ import pytest
 
 from blackfish import pki
 from blackfish.state import StateDir
-from tests.conftest import needs_netlab, needs_tool
+from tests.conftest import needs_netlab
 from tests.support.pki import make_stack
 
 pytestmark = pytest.mark.integration
@@ -23,8 +23,6 @@ CLIENT_IP = "10.241.0.2"
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     needs_netlab()
-    needs_tool("dockerd", "docker.io")
-    needs_tool("docker", "docker.io")
     from tests.support.netlab import Lab
 
     base = tmp_path_factory.mktemp("home")

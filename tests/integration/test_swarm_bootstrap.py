@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import needs_netlab, needs_tool
+from tests.conftest import needs_netlab
 from tests.support.rendered import files, parse_env_file, render_yaml, user_data
 
 pytestmark = pytest.mark.integration
@@ -70,8 +70,6 @@ def finish(process, timeout: float = 300) -> tuple[int, str]:
 @pytest.fixture(scope="module")
 def swarm(tmp_path_factory):
     needs_netlab()
-    needs_tool("dockerd", "docker.io")
-    needs_tool("docker", "docker.io")
     from tests.support.netlab import Lab
 
     workdir = tmp_path_factory.mktemp("swarm")

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 REGISTRY_IMAGE = "blackfish-test/registry-serve:1"
 
 
-def _has_image(name: str) -> bool:
+def has_image(name: str) -> bool:
     return subprocess.run(["docker", "image", "inspect", name], capture_output=True).returncode == 0
 
 
@@ -29,15 +29,17 @@ def node_image() -> str:
     """The default node image (what `blackfish up --provider docker` uses), built offline once."""
     from blackfish.providers.docker_image import DEFAULT_IMAGE
 
-    if not _has_image(DEFAULT_IMAGE):
-        subprocess.run([str(REPO / "images" / "node" / "build-offline"), DEFAULT_IMAGE], check=True,
-                       capture_output=True, text=True)
+    if not has_image(DEFAULT_IMAGE):
+        built = subprocess.run([str(REPO / "images" / "node" / "build-offline"), DEFAULT_IMAGE],
+                               capture_output=True, text=True)
+        if built.returncode != 0:
+            raise RuntimeError(f"images/node/build-offline failed:\n{built.stderr[-3000:]}")
     return DEFAULT_IMAGE
 
 
 def registry_image() -> str:
     """A distribution registry from Debian's docker-registry package, serving like registry:3."""
-    if not _has_image(REGISTRY_IMAGE):
+    if not has_image(REGISTRY_IMAGE):
         base = debian_image("blackfish-test/registry", ["docker-registry"])
         dockerfile = f'FROM {base}\nCMD ["/usr/bin/docker-registry", "serve", "/etc/distribution/config.yml"]\n'
         with tempfile.TemporaryDirectory() as tmp:

@@ -1,4 +1,4 @@
-"""What `blackfish up --provider docker` refuses before it creates any container."""
+"""How `blackfish up --provider docker` fails: early for bad input, with the journal for a broken node."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import assert_no_traceback
+from tests.conftest import REPO, assert_no_traceback
 
 pytestmark = pytest.mark.cluster
 
@@ -38,3 +38,20 @@ def test_an_admin_network_that_overlaps_a_docker_network_is_refused(make_stack):
     assert "admin-network 10.244.3.0/24 overlaps docker network bfc3-someone-else (10.244.3.0/25)" in result.stderr
     assert not (stack.home / "bfc3" / "stack.json").exists()  # checked before anything was written
     assert stack.labelled("container") == []
+
+
+def test_a_node_that_cannot_join_fails_up_with_its_unit_journal(make_stack):
+    stack = make_stack("bfc4", "stack: bfc4\nprovider: docker\nadmin-network: 10.244.4.0/24\ntemplates: mine\n"
+                               "nodes:\n  - name: a1\n    ip: 10.244.4.11\n")
+    (stack.workdir / "mine" / "files").mkdir(parents=True)
+    builtin = (REPO / "templates" / "files" / "swarm.env.j2").read_text()
+    (stack.workdir / "mine" / "files" / "swarm.env.j2").write_text(
+        builtin.replace('ROLE="{{', 'ROLE="boss" #{{'))
+    stack.env["BLACKFISH_UP_TIMEOUT"] = "20"
+    result = stack.cli("up", "bfc4")
+    assert result.returncode == 1
+    assert "stack 'bfc4': 1 node(s) not ready after 20 s: a1" in result.stderr
+    assert "unit blackfish-swarm.service is failed; its journal ends:" in result.stderr
+    # systemd's own lines (the script's stderr may lose the race to journald before it exits)
+    assert "blackfish-swarm.service: Main process exited, code=exited, status=2/INVALIDARGUMENT" in result.stderr
+    assert_no_traceback(result)
