@@ -170,6 +170,8 @@ class Stack:
             "provider": self.provider,
             # Without these a recorded stack would ask pki for the default CA and replace a custom one.
             "pki": {"key": self.pki_key, "name-constraints": self.name_constraints},
+            # `check` and `load` decide from these which service images the nodes run.
+            "images": dict(self.images),
             "nodes": [
                 {"name": n.name, "ip": n.ip, "roles": list(n.roles), "memory": n.memory, "cpus": n.cpus, "labels": n.labels}
                 for n in self.nodes
@@ -186,7 +188,8 @@ class Stack:
         )
         pki = record.get("pki", {})
         return cls(name=name, dc=dc, admin_network=record["admin-network"], provider=record["provider"], nodes=nodes,
-                   pki_key=pki.get("key", "ecdsa-p256"), name_constraints=pki.get("name-constraints", True))
+                   pki_key=pki.get("key", "ecdsa-p256"), name_constraints=pki.get("name-constraints", True),
+                   images=images.resolve(record.get("images", {})))
 
 
 def plan(config: Config, source: Path | None = None, provider: str | None = None) -> Stack:

@@ -10,7 +10,7 @@ import yaml
 
 from blackfish import __version__, config
 from blackfish.commands import COMMANDS
-from tests.conftest import assert_no_traceback, blackfish
+from tests.conftest import EXAMPLE, assert_no_traceback, blackfish
 
 
 def test_version():
@@ -81,3 +81,14 @@ def test_schema_is_json_schema_of_nodes_yml():
     config_def = schema["$defs"]["Config"]
     assert {"stack", "nodes", "admin-network", "consul-key"} <= set(config_def["properties"])
     assert config_def["additionalProperties"] is False
+
+
+def test_the_recorded_stack_keeps_what_later_commands_need():
+    from blackfish.stack import Stack, plan
+
+    text = EXAMPLE.read_text() + "images: {consul: example/consul:9}\npki: {key: rsa-2048}\n"
+    stack = plan(config.parse(text).config)
+    again = Stack.from_record(json.loads(json.dumps(stack.to_record())))
+    assert again.images == stack.images and again.images["consul"] == "example/consul:9"
+    assert (again.pki_key, again.name_constraints) == ("rsa-2048", True)
+    assert [(n.name, n.ip, n.roles, n.labels) for n in again.nodes] == [(n.name, n.ip, n.roles, n.labels) for n in stack.nodes]
