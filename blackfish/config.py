@@ -33,6 +33,10 @@ LabelValue = Union[str, int, float, bool]
 _STRUCT = dict(kw_only=True, forbid_unknown_fields=True, rename="kebab")
 
 
+# By default the first three nodes (all nodes when fewer) are consul servers and swarm managers.
+DEFAULT_SERVER_COUNT = 3
+
+
 class PkiSpec(msgspec.Struct, **_STRUCT):
     key: Literal["ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-4096"] = "ecdsa-p256"
     name_constraints: bool = True
@@ -78,6 +82,23 @@ class LoadedConfig(msgspec.Struct, frozen=True):
     config: Config
     path: Path
     warnings: list[Problem]
+
+
+def default_roles(config: Config, index: int) -> tuple[str, ...]:
+    """A node's roles: its `roles:` when given, else consul server + swarm manager for the
+    first three nodes (all nodes when fewer); plus docker-registry / lb from their flags."""
+    spec = config.nodes[index]
+    if spec.roles is not None:
+        roles = list(spec.roles)
+    elif index < DEFAULT_SERVER_COUNT:
+        roles = ["consul-server", "swarm-manager"]
+    else:
+        roles = []
+    if spec.docker_registry:
+        roles.append("docker-registry")
+    if spec.lb:
+        roles.append("lb")
+    return tuple(dict.fromkeys(roles))
 
 
 def resolve_path(option: str | None) -> Path:
@@ -360,8 +381,6 @@ def _check(config: Config, doc: _Document) -> list[Problem]:
         _check_labels(node.labels, here + ["labels"], bad)
 
     if config.nodes and not problems:
-        from blackfish.stack import default_roles
-
         roles = [set(default_roles(config, i)) for i in range(len(config.nodes))]
         managers = sum("swarm-manager" in r for r in roles)
         servers = sum("consul-server" in r for r in roles)

@@ -13,34 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from blackfish import images
-from blackfish.config import Config
+from blackfish.config import Config, default_roles
 from blackfish.naming import default_node_name
 
 DOCKER_TLS_PORT = 2376
 REGISTRY_PORT = 5000
 CONSUL_HTTPS_PORT = 8501
 CONSUL_DNS_PORT = 8600
-DEFAULT_SERVER_COUNT = 3
 
 FLATCAR_BOX = "flatcar-stable"
 FLATCAR_BOX_URL = "https://stable.release.flatcar-linux.net/amd64-usr/current/flatcar_production_vagrant.json"
-
-
-def default_roles(config: Config, index: int) -> tuple[str, ...]:
-    """A node's roles: its `roles:` when given, else consul server + swarm manager for the
-    first three nodes (all nodes when fewer); plus docker-registry / lb from their flags."""
-    spec = config.nodes[index]
-    if spec.roles is not None:
-        roles = list(spec.roles)
-    elif index < DEFAULT_SERVER_COUNT:
-        roles = ["consul-server", "swarm-manager"]
-    else:
-        roles = []
-    if spec.docker_registry:
-        roles.append("docker-registry")
-    if spec.lb:
-        roles.append("lb")
-    return tuple(dict.fromkeys(roles))
 
 
 @dataclass(frozen=True)
