@@ -45,3 +45,17 @@ def test_render_errors_are_one_line_and_exit_2(bf_home, tmp_path):
     assert result.returncode == 2 and "blackfish-swarm.service.j2:2: template syntax error" in result.err
     assert len(result.err.strip().splitlines()) == 1
     assert_no_traceback(result)
+
+
+def test_generated_secrets_are_stored_0600_and_never_printed(bf_home, tmp_path):
+    shutil.copy(EXAMPLE, tmp_path / "nodes.yml")
+    outputs = [blackfish("--debug", "render", cwd=tmp_path), blackfish("render", "--json", cwd=tmp_path),
+               blackfish("validate", "--json", cwd=tmp_path), blackfish("certs", "show", cwd=tmp_path)]
+    assert all(r.returncode == 0 for r in outputs), [r.err for r in outputs]
+    state = bf_home / "vagrant"
+    secrets = {name: (state / name).read_text().strip()
+               for name in ("secrets/consul-key", "secrets/registry-secret", "client.pfx.password")}
+    for name in secrets:
+        assert (state / name).stat().st_mode & 0o777 == 0o600, name
+    printed = "".join(r.out + r.err for r in outputs)
+    assert [name for name, value in secrets.items() if value in printed] == []
