@@ -13,6 +13,7 @@ import difflib
 import ipaddress
 import os
 import re
+import typing
 from pathlib import Path
 from typing import Literal, Union
 
@@ -144,6 +145,9 @@ def _known_keys(struct: type) -> list[str]:
     return [f.encode_name for f in msgspec.structs.fields(struct)]
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
 class _Document:
     """A YAML document kept as its node tree, so any key path maps back to a line/column."""
 
@@ -162,7 +166,7 @@ class _Document:
             raise ConfigError([Problem(filename, 1, 1, "", f"YAML error: {exc}")]) from None
         finally:
             loader.dispose()
-        self._check_duplicate_keys()
+        self._check_keys()
 
     def decode(self) -> Config:
         if self.data is None:
@@ -199,7 +203,9 @@ class _Document:
                 return node
         return node
 
-    def _check_duplicate_keys(self) -> None:
+    def _check_keys(self) -> None:
+        """Duplicate keys (PyYAML keeps the last silently) and keys YAML reads as something
+        other than a string (`on:` is a boolean, `1:` an integer)."""
         problems = []
 
         def walk(node, path):
@@ -207,8 +213,13 @@ class _Document:
                 seen = set()
                 for k, v in node.value:
                     if isinstance(k, yaml.ScalarNode):
-                        if k.value in seen:
-                            problems.append(self._problem_at(k.start_mark, _format_path(path + [k.value]), "duplicate key"))
+                        here = _format_path(path + [k.value])
+                        if k.tag != _STR_TAG:
+                            tag = k.tag.rsplit(":", 1)[-1]
+                            kind = _MSGSPEC_TYPES.get(tag, f"a {tag}")
+                            problems.append(self._problem_at(k.start_mark, here, f"a key must be a string, and YAML reads {k.value!r} as {kind}; quote it"))
+                        elif k.value in seen:
+                            problems.append(self._problem_at(k.start_mark, here, "duplicate key"))
                         seen.add(k.value)
                     walk(v, path + [k.value])
             elif isinstance(node, yaml.SequenceNode):
@@ -226,7 +237,11 @@ class _Document:
 
     def _from_validation_error(self, text: str) -> Problem:
         m = self._AT.match(text)
-        what, path = m.group("what"), _parse_path(m.group("path") or "")
+        what, raw_path = m.group("what"), m.group("path") or ""
+        path = _parse_path(raw_path.removesuffix("[...]"))
+        if raw_path.endswith("[...]"):
+            # A mapping's value (labels, images): msgspec does not say under which key.
+            path = _bad_entry(self.data, path)
         if u := self._UNKNOWN.match(what):
             field = u.group("field")
             known = _known_keys(_struct_at(path))
@@ -239,16 +254,50 @@ class _Document:
         if mi := self._MISSING.match(what):
             return self.problem(path, f"missing required key {mi.group('field')!r}")
         value = _value_at(self.data, path)
+        if what.startswith("Invalid enum value") and (choices := typing.get_args(_field_type(path))):
+            close = difflib.get_close_matches(str(value), choices, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            return self.problem(path, f"unknown value {value!r}; {hint}expected one of: {', '.join(choices)}")
         message = what[0].lower() + what[1:]
         if message.startswith("expected") and value is not _ABSENT:
-            message = re.sub(r", got `\w+`$", "", message) + f", got {_yaml_type(value)} {_short(value)}"
-            message = re.sub(r"`(\w+)`", lambda m: _MSGSPEC_TYPES.get(m.group(1), m.group(0)), message)
+            message = re.sub(r", got `\w+`$", "", message) + f", got {_yaml_type(value)}" + ("" if value is None else f" {_short(value)}")
+            message = re.sub(r"`([\w |]+)`", lambda m: _type_names(m.group(1)), message)
         return self.problem(path, message)
 
 
 _ABSENT = object()
+# msgspec's type names (and YAML's tag names, the same words) as a person says them.
 _MSGSPEC_TYPES = {"int": "an integer", "str": "a string", "bool": "a boolean", "float": "a number",
                   "array": "a list", "object": "a mapping", "null": "null"}
+
+
+def _type_names(union: str) -> str:
+    """msgspec's `str | null` as a person says it: "a string" (null is leaving the key out)."""
+    names = [_MSGSPEC_TYPES.get(t, t) for t in union.split(" | ") if t != "null"] or ["null"]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _field_type(path: list):
+    """The declared type of the key at path (None when path does not end in a struct field)."""
+    names = [s for s in path if isinstance(s, str)]
+    if not names:
+        return None
+    fields = {f.encode_name: f.type for f in msgspec.structs.fields(_struct_at(path))}
+    return fields.get(names[-1])
+
+
+def _bad_entry(data, path: list) -> list:
+    """The path of the first entry of the mapping at path whose value has the wrong type."""
+    mapping = _value_at(data, path)
+    value_type = typing.get_args(_field_type(path))[1:]
+    if not isinstance(mapping, dict) or not value_type:
+        return path
+    for key, value in mapping.items():
+        try:
+            msgspec.convert(value, value_type[0])
+        except msgspec.ValidationError:
+            return path + [key]
+    return path
 
 
 def _parse_path(text: str) -> list:
@@ -297,25 +346,40 @@ _SSH_PUBLIC_KEY = re.compile(r"^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-\S
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.-]+:\d{1,5}$")
 
 
+def stack_name_problem(name: str) -> str | None:
+    """Why name cannot be a stack's name (None when it can); for nodes.yml and the command line."""
+    from blackfish.naming import RESERVED_STACK_NAMES
+
+    if not _DNS_LABEL.match(name):
+        return "must be a DNS label (lowercase letters, digits and '-', at most 63 characters): it is the cluster's DNS domain"
+    if name in RESERVED_STACK_NAMES:
+        return f"{name!r} is a blackfish command; choose another name so `blackfish {name} ...` can reach the stack"
+    return None
+
+
+def provider_problem(name: str) -> str | None:
+    if name in PROVIDERS:
+        return None
+    close = difflib.get_close_matches(name, PROVIDERS, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown provider {name!r}; {hint}expected one of: {', '.join(PROVIDERS)}"
+
+
 def _check(config: Config, doc: _Document) -> list[Problem]:
     from blackfish.images import SERVICES  # the one list of pinned services
-    from blackfish.naming import RESERVED_STACK_NAMES, default_node_name
+    from blackfish.naming import default_node_name
 
     problems: list[Problem] = []
 
     def bad(path, message, **kw):
         problems.append(doc.problem(path, message, **kw))
 
-    if not _DNS_LABEL.match(config.stack):
-        bad(["stack"], "must be a DNS label (lowercase letters, digits and '-', at most 63 characters): it is the cluster's DNS domain")
-    elif config.stack in RESERVED_STACK_NAMES:
-        bad(["stack"], f"{config.stack!r} is a blackfish command; choose another name so `blackfish {config.stack} ...` can reach the stack")
+    if message := stack_name_problem(config.stack):
+        bad(["stack"], message)
     if not _DNS_LABEL.match(config.dc):
         bad(["dc"], "must be a DNS label (lowercase letters, digits and '-', at most 63 characters)")
-    if config.provider not in PROVIDERS:
-        close = difflib.get_close_matches(config.provider, PROVIDERS, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        bad(["provider"], f"unknown provider {config.provider!r}; {hint}expected one of: {', '.join(PROVIDERS)}")
+    if message := provider_problem(config.provider):
+        bad(["provider"], message)
 
     network = None
     try:
@@ -323,6 +387,8 @@ def _check(config: Config, doc: _Document) -> list[Problem]:
     except ValueError as exc:
         bad(["admin-network"], f"not a network in CIDR form (like 192.168.56.0/24): {exc}")
 
+    if config.id is not None and not LABEL_VALUE.match(config.id):
+        bad(["id"], "may not contain spaces, quotes, '$', '`' or '\\' (it becomes the engine label io.blackfish.id)")
     if config.consul_joinip is not None:
         try:
             ipaddress.ip_address(config.consul_joinip)

@@ -74,4 +74,4 @@ class MissingToolError(BlackfishError):
 
 
 class ProviderError(BlackfishError):
-    """The machinery that boots nodes failed (a unusable provider exits 3 via MissingToolError)."""
+    """The machinery that boots nodes failed (an unusable provider exits 3 via MissingToolError)."""

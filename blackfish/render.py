@@ -67,7 +67,7 @@ def node_services(stack: Stack, node: Node) -> list[str]:
 def node_labels(stack: Stack, node: Node) -> list[str]:
     """Engine and swarm labels, `key=value`: the stack's identity, then nodes.yml's labels."""
     merged = {"io.blackfish.stack": stack.name, "io.blackfish.dc": stack.dc, "io.blackfish.node": node.name,
-              **stack.labels, **node.labels}
+              **({"io.blackfish.id": stack.id} if stack.id else {}), **stack.labels, **node.labels}
     # Values travel through a systemd EnvironmentFile and a shell word list; config.py
     # refuses the ones that cannot (LABEL_VALUE), with their place in nodes.yml.
     return [f"{key}={value}" for key, value in merged.items()]
@@ -89,9 +89,9 @@ def render_user_data(stack: Stack, node: Node, context: dict, templates: Path | 
     except jinja2.TemplateSyntaxError as exc:
         raise UsageError(f"{exc.filename or exc.name}:{exc.lineno}: template syntax error: {exc.message}") from None
     except jinja2.TemplateNotFound as exc:
-        raise UsageError(f"template {exc.name!r} not found in {_search_path(env)}") from None
+        raise UsageError(f"{_template_place(exc)}template {exc.name!r} not found in {_search_path(env)}") from None
     except jinja2.UndefinedError as exc:
-        raise UsageError(f"rendering the user-data of {node.name}: {exc.message}") from None
+        raise UsageError(f"{_template_place(exc)}rendering the user-data of {node.name}: {exc.message}") from None
 
 
 def render_stack(stack: Stack, state: StateDir, templates: Path | None = None) -> list[RenderedNode]:
@@ -140,7 +140,8 @@ def environment(user_templates: Path | None = None) -> jinja2.Environment:
     loaders: list[jinja2.BaseLoader] = []
     if user_templates is not None:
         if not Path(user_templates).is_dir():
-            raise UsageError(f"templates directory {user_templates} does not exist")
+            why = "is not a directory" if Path(user_templates).exists() else "does not exist"
+            raise UsageError(f"templates directory {user_templates} {why}")
         loaders.append(jinja2.FileSystemLoader(str(user_templates)))
     loaders += [jinja2.FileSystemLoader(str(builtin)), jinja2.PrefixLoader({"builtin": jinja2.FileSystemLoader(str(builtin))})]
     env = jinja2.Environment(
@@ -154,6 +155,19 @@ def environment(user_templates: Path | None = None) -> jinja2.Environment:
     env.filters.update(block=yaml_block, yaml_str=yaml_str, systemd_arg=systemd_arg)
     env.globals["raw"] = functools.lru_cache(maxsize=None)(lambda name: env.loader.get_source(env, name)[0])
     return env
+
+
+def _template_place(exc: Exception) -> str:
+    """`FILE:LINE: ` of the innermost template line a rendering error came from ('' if none).
+
+    Jinja rewrites the traceback so that template code appears as frames of the template
+    file, marked by `__jinja_exception__` in their globals."""
+    place, tb = "", exc.__traceback__
+    while tb is not None:
+        if "__jinja_exception__" in tb.tb_frame.f_globals:
+            place = f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}: "
+        tb = tb.tb_next
+    return place
 
 
 def _search_path(env: jinja2.Environment) -> str:

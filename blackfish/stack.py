@@ -162,16 +162,23 @@ class Stack:
 
     @classmethod
     def from_record(cls, record: dict) -> "Stack":
-        name, dc = record["stack"], record["dc"]
-        nodes = tuple(
-            Node(name=n["name"], ip=n["ip"], stack=name, dc=dc, roles=tuple(n["roles"]),
-                 memory=n.get("memory", 2048), cpus=n.get("cpus", 2), labels=n.get("labels", {}))
-            for n in record["nodes"]
-        )
-        pki = record.get("pki", {})
-        return cls(name=name, dc=dc, admin_network=record["admin-network"], provider=record["provider"], nodes=nodes,
-                   pki_key=pki.get("key", "ecdsa-p256"), name_constraints=pki.get("name-constraints", True),
-                   images=images.resolve(record.get("images", {})))
+        try:
+            name, dc = record["stack"], record["dc"]
+            nodes = tuple(
+                Node(name=n["name"], ip=n["ip"], stack=name, dc=dc, roles=tuple(n["roles"]),
+                     memory=n.get("memory", 2048), cpus=n.get("cpus", 2), labels=n.get("labels", {}))
+                for n in record["nodes"]
+            )
+            pki = record.get("pki", {})
+            return cls(name=name, dc=dc, admin_network=record["admin-network"], provider=record["provider"], nodes=nodes,
+                       pki_key=pki.get("key", "ecdsa-p256"), name_constraints=pki.get("name-constraints", True),
+                       images=images.resolve(record.get("images", {})))
+        except (KeyError, TypeError, AttributeError) as exc:
+            # A stack.json written by hand or by another version: say so instead of a KeyError.
+            from blackfish.errors import BlackfishError
+
+            raise BlackfishError(f"stack.json of stack {record.get('stack')!r} is incomplete ({type(exc).__name__}: {exc}); "
+                                 "run `blackfish up` to write it again") from None
 
 
 def plan(config: Config, source: Path | None = None, provider: str | None = None) -> Stack:

@@ -169,7 +169,16 @@ class StateDir:
         raw = self.read(RECORD)
         if raw is None:
             raise UsageError(f"stack {self.stack!r} has no state in {self.path} (run `blackfish up` first)")
-        return json.loads(raw)
+        try:
+            record = json.loads(raw)
+        except ValueError as exc:
+            raise self._damaged(f"not JSON: {exc}") from None
+        if not isinstance(record, dict):
+            raise self._damaged("not a JSON object")
+        return record
+
+    def _damaged(self, why: str) -> BlackfishError:
+        return BlackfishError(f"{self.path / RECORD}: damaged ({why}); remove it and run `blackfish up` again")
 
     def save_record(self, record: dict) -> None:
         self.write(RECORD, json.dumps(record, indent=2, sort_keys=True) + "\n", mode=0o600)

@@ -41,18 +41,28 @@ def load_stack(nodes_file: str | None, stack_name: str | None = None, provider: 
     return plan(loaded.config, source=Path(loaded.path), provider=provider)
 
 
+def checked_stack_name(stack_name: str) -> str:
+    """STACK from the command line, refused unless it could name a stack: it becomes a path
+    under $BLACKFISH_HOME and a pattern for `certs uninstall` (`..` or `*` must not)."""
+    from blackfish.config import stack_name_problem
+
+    if problem := stack_name_problem(stack_name):
+        raise UsageError(f"{stack_name!r} is not a stack name: {problem}")
+    return stack_name
+
+
 def recorded_stack(stack_name: str):
     """The Stack as recorded in its state directory (for commands that need no nodes.yml)."""
     from blackfish.stack import Stack
     from blackfish.state import StateDir
 
-    return Stack.from_record(StateDir(stack_name).record())
+    return Stack.from_record(StateDir(checked_stack_name(stack_name)).record())
 
 
 def target_stack_name(stack_name: str | None, nodes_file: str | None) -> str:
     """STACK when given, else the nodes file's stack."""
     if stack_name is not None:
-        return stack_name
+        return checked_stack_name(stack_name)
     return load_config(nodes_file).config.stack
 
 

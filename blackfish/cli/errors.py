@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import click
 
-from blackfish.errors import EXIT_BAD_INPUT, EXIT_FAILURE, BlackfishError
+from blackfish.errors import EXIT_FAILURE, BlackfishError
+
+
+# click >= 8.2 raises it for a group without its sub-command; older click exits with the help.
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
 def run(app: click.Group, args: list[str], debug: bool) -> int:
@@ -24,8 +28,14 @@ def run(app: click.Group, args: list[str], debug: bool) -> int:
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         return EXIT_FAILURE
-    except click.ClickException as exc:
+    except _NO_ARGS_IS_HELP as exc:  # a group run without a sub-command: its help is the answer
         exc.show()
+        return exc.exit_code
+    except click.ClickException as exc:
+        # One line, like every other error, instead of click's usage block.
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        click.echo(f"blackfish: error: {exc.format_message().rstrip('.')}{hint}", err=True)
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
@@ -48,5 +58,3 @@ def _has_place(line: str) -> bool:
     parts = head.rsplit(":", 2)
     return len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit()
 
-
-__all__ = ["run", "EXIT_BAD_INPUT"]

@@ -2,7 +2,7 @@
 
 A node is a container running systemd as PID 1 and a docker engine whose data lives in a
 named volume. `container_options()` is the whole container definition as a pure function;
-the privilege decision is made by `start_node()`: `--privileged` first, and where the host
+the privilege decision is made by `create_and_start()`: `--privileged` first, and where the host
 refuses it ("unable to apply caps", as when the host's capability bounding set lacks a
 capability) the explicit equivalent: every capability the host has, seccomp and apparmor
 unconfined, all devices, a writable /sys/fs/cgroup.

@@ -24,7 +24,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from blackfish import tools
-from blackfish.errors import BlackfishError, MissingToolError, ProviderError
+from blackfish.errors import BlackfishError, MissingToolError, ProviderError, UsageError
 from blackfish.providers import NOT_CREATED
 from blackfish.providers import vagrant_preflight as preflight
 from blackfish.providers.vagrant_file import render_vagrantfile
@@ -171,6 +171,8 @@ class VagrantProvider:
         stack.node(node)  # an unknown node is a usage error listing the stack's nodes
         exe = preflight.vagrant_executable()
         workdir = state.file(VAGRANT_DIR)
+        if not (workdir / "Vagrantfile").is_file():  # else vagrant's multi-line "working directory" error
+            raise UsageError(f"stack {stack.name!r} has no Vagrant machines; boot it with `blackfish up {stack.name}`")
         env = vagrant_env(workdir, self.name, base={})
         settings = [f"{key}={value}" for key, value in env.items()]
         remote = ["-c", shlex.join(command)] if command else []

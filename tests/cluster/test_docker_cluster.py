@@ -79,6 +79,28 @@ def test_status_shows_each_node_and_the_services_that_cannot_run_offline(stack):
         assert not {"docker.service", "blackfish-swarm.service"} & set(row["failed"])
 
 
+def test_no_tcp_port_of_a_node_serves_the_engine_without_tls(stack):
+    """The engine's only TCP endpoint is TLS with client certificates: every TCP listener of a
+    node refuses the docker API to a plaintext client and to a TLS client without a certificate."""
+    listening = stack.on_node("m2", "ss", "-Hltn")
+    assert listening.returncode == 0, listening.stderr
+    addresses = {line.split()[3] for line in listening.stdout.splitlines() if line.strip()}
+    assert "10.244.1.12:2376" in addresses and not any(a.endswith(":2375") for a in addresses), addresses
+
+    def ping(url: str, *tls: str) -> str:
+        return stack.on_node("m2", "curl", "-s", "--max-time", "5", *tls, url).stdout
+
+    for address in addresses:
+        host, port = address.rsplit(":", 1)
+        host = host.split("%")[0]  # 127.0.0.53%lo: bound to an interface
+        host = "10.244.1.12" if host in ("0.0.0.0", "*", "[::]") else host
+        assert ping(f"http://{host}:{port}/_ping") != "OK", f"{address} serves the docker API in plaintext"
+        assert ping(f"https://{host}:{port}/_ping", "--insecure") != "OK", f"{address}: docker API without a client certificate"
+    # The probe itself works: with the node's certificate the engine answers; in plaintext it says why not.
+    assert ping("https://10.244.1.12:2376/_ping", *NODE_TLS, *NODE_CLIENT_CERT) == "OK"
+    assert "HTTP request to an HTTPS server" in ping("http://10.244.1.12:2376/_ping")
+
+
 def test_a_replicated_service_spreads_over_all_nodes(stack):
     stack.docker("service", "create", "--detach", "--no-resolve-image", "--name", "spread", "--replicas", "3",
                  busybox_image(), "sleep", "600")

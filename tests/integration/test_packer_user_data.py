@@ -3,15 +3,15 @@ the rendered user-data of the example stack starts, with every optional service 
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
 from blackfish import cloudinit, config
+from blackfish.render import render_stack
 from blackfish.state import StateDir
 from blackfish.stack import plan
-from tests.conftest import EXAMPLE, needs
+from tests.conftest import EXAMPLE
 from tests.support import image_refs
 from tests.support.packer import template_images
 
@@ -23,9 +23,6 @@ OPTIONAL = "influxdb-url: https://influxdb.example:8086/blackfish\njournald-sink
 
 def images_run_by(nodes_file: Path) -> dict[str, set[str]]:
     """Node name -> the images its rendered user-data starts."""
-    needs(importlib.util.find_spec("blackfish.render") is not None, "blackfish/render.py is not written yet")
-    from blackfish.render import render_stack
-
     stack = plan(config.load(nodes_file).config, source=nodes_file)
     state = StateDir(stack.name)
     render_stack(stack, state)

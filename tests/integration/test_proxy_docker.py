@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pty
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from blackfish import proxy
 from tests.conftest import REPO, needs, needs_tool
 from tests.support import netlab
 from tests.support.images import busybox_image
@@ -153,6 +155,26 @@ def test_an_interactive_shell_works_in_a_real_terminal(cluster):
         os.close(master)
 
 
+def test_a_signal_to_the_call_reaches_the_container(cluster):
+    # blackfish execs docker, so the process the user started *is* the docker CLI: Ctrl-C
+    # (SIGINT) goes to it, and it passes the signal on to the container (--sig-proxy, no tty).
+    script = "trap 'echo got-INT; exit 42' INT; echo ready; while :; do sleep 1; done"
+    argv = [sys.executable, "-m", "blackfish", STACK, "run", "--rm", "-i", cluster.image, "sh", "-c", script]
+    proc = cluster.client.popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=cluster.env(), cwd=REPO, start_new_session=True)
+    try:
+        _read_until(proc.stdout.fileno(), b"ready\n")
+        assert Path(f"/proc/{proc.pid}/comm").read_text().strip() == "docker"  # exec'd, not a child
+        os.kill(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 42, err
+        assert b"got-INT" in out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
 def test_a_warm_call_neither_probes_nor_loads_click(cluster):
     assert cluster.blackfish(STACK, "ps").returncode == 0  # chooses and remembers a manager
     done = cluster.client.run([sys.executable, "-X", "importtime", "-m", "blackfish", STACK, "ps"],
@@ -206,8 +228,13 @@ def test_when_the_remembered_manager_stops_the_next_call_uses_the_other(cluster)
     host = cluster.hosts[first]
     host.stop_dockerd()
     try:
+        # Remembered afresh (stopping dockerd may take a while): this call takes the warm path
+        # (blackfish.entry), whose liveness check must catch the stopped engine before the exec.
+        node = next(n for n in cluster.stack.nodes if n.name == first)
+        proxy.remember(cluster.state, proxy.Manager(first, node.ip, 2376))
         done = cluster.blackfish(STACK, "run", "--rm", cluster.image, "sh", "-c", "exit 3")
         assert done.returncode == 3, done.stderr
+        assert cluster.state.read(proxy.CACHE).decode().split()[1] == other
         assert cluster.serving_node() == other
 
         # Two managers less one is a swarm without quorum: soon the survivor's /info hangs, yet

@@ -121,6 +121,7 @@ def test_uninstall_leaves_other_files_in_certs_d_alone(registry):
         assert theirs.read_text() == "not ours\n"
         assert our_files() == []
         assert not (CERTS_D / f"registry.service.{STACK}:5000").exists()
-    finally:
-        theirs.unlink()
-        theirs.parent.rmdir()
+    finally:  # the registry fixture then removes our files, and the directory once empty
+        theirs.unlink(missing_ok=True)
+        if theirs.parent.is_dir() and not any(theirs.parent.iterdir()):
+            theirs.parent.rmdir()

@@ -27,21 +27,31 @@ JAVA_ALIAS = f"debian:blackfish-{STACK}.pem"
 PAGE = "<html><body><p>served by bftsys-01 with its node certificate</p></body></html>"
 
 
+def _remove_our_ca() -> None:
+    """Take this test's CA out of the Debian store as `certs uninstall` would, whatever state
+    an interrupted step left (anchor only, anchor and links, dangling links)."""
+    if ANCHOR.exists() or list(CERTS_DIR.glob(f"blackfish-{STACK}*")):
+        ANCHOR.unlink(missing_ok=True)
+        subprocess.run(["update-ca-certificates", "--fresh"], capture_output=True, check=True)
+    if JAVA_HOOK.exists():
+        subprocess.run([JAVA_HOOK], input=f"-{CERTS_DIR}/blackfish-{STACK}.pem\n", text=True, capture_output=True)
+
+
 @pytest.fixture
 def system_store():
-    """The Debian trust store, restored whatever the test does (it is shared with everything else)."""
+    """The Debian trust store, restored whatever the test does (it is shared with everything else).
+
+    Cleaned first too: a run killed mid-test (no finally) would otherwise make `before` hold our CA."""
     needs(os.geteuid() == 0, "needs root: the test changes the system trust store")
     needs_tool("update-ca-certificates", "ca-certificates")
     needs_tool("curl")
+    _remove_our_ca()
     before = BUNDLE.read_bytes()
     try:
         yield before
     finally:
-        if ANCHOR.exists() or list(CERTS_DIR.glob(f"blackfish-{STACK}*")):
-            ANCHOR.unlink(missing_ok=True)
-            subprocess.run(["update-ca-certificates", "--fresh"], capture_output=True, check=True)
-        if JAVA_HOOK.exists():
-            subprocess.run([JAVA_HOOK], input=f"-{CERTS_DIR}/blackfish-{STACK}.pem\n", text=True, capture_output=True)
+        _remove_our_ca()
+        assert BUNDLE.read_bytes() == before, "the system CA bundle was not restored"
 
 
 def test_curl_and_python_trust_a_node_only_while_the_ca_is_installed(system_store, bf_home, tmp_path):

@@ -1,8 +1,9 @@
 """The Vagrant provider against the real vagrant binary (Debian's package).
 
 No VM boots here: the machines have no VirtualBox. Where Vagrant must find VirtualBox usable
-to answer at all, tests put a stand-in VBoxManage on PATH that only reports a version
-(tests/support/vagrant.py); everything Vagrant does is real.
+to answer at all, tests put a stand-in VBoxManage on PATH (`vboxmanage_stand_in`,
+tests/support/vagrant.py) that only reports a version and fails every other call; everything
+Vagrant does is real, up to its first real VirtualBox call.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 from blackfish.state import StateDir
 from tests.conftest import assert_no_traceback, blackfish, needs, needs_tool
 from tests.support.vagrant import (
-    CONSUL_KEY, REGISTRY_SECRET, fake_virtualbox, planned, render, tiny_box, tree, vagrant_env, write_nodes,
+    CONSUL_KEY, REGISTRY_SECRET, vboxmanage_stand_in, planned, render, tiny_box, tree, vagrant_env, write_nodes,
 )
 
 pytestmark = pytest.mark.integration
@@ -61,7 +62,9 @@ def test_vagrant_validate_passes_on_the_generated_vagrantfile(vhome, tmp_path, b
 def test_vagrant_validate_checks_the_virtualbox_block_when_virtualbox_answers(vhome, tmp_path, bf_home):
     state = render(planned(write_nodes(tmp_path)), bf_home)
     workdir = state.file("vagrant")
-    env = vagrant_env(vhome, fake_virtualbox(tmp_path / "bin"), VAGRANT_DEFAULT_PROVIDER="virtualbox")
+    # The stand-in VBoxManage only answers --version: Vagrant then counts VirtualBox usable and
+    # checks the virtualbox block's settings (pure Ruby config, no VBoxManage call).
+    env = vagrant_env(vhome, vboxmanage_stand_in(tmp_path / "bin"), VAGRANT_DEFAULT_PROVIDER="virtualbox")
     result = vagrant(["validate"], workdir, **env)
     assert result.returncode == 0, result.stdout + result.stderr
     vagrantfile = state.file("vagrant/Vagrantfile")
@@ -91,7 +94,9 @@ def test_status_lists_every_node_as_not_created_through_vagrant(vhome, tmp_path,
     render(planned(write_nodes(tmp_path)), bf_home)
     elsewhere = tmp_path / "elsewhere"  # no nodes.yml here: the record says what the stack is
     elsewhere.mkdir()
-    env = vagrant_env(vhome, fake_virtualbox(tmp_path / "bin"))
+    # With the stand-in VBoxManage (answers --version only) Vagrant answers `status` itself;
+    # for a machine it has no id for, it calls no other VBoxManage command.
+    env = vagrant_env(vhome, vboxmanage_stand_in(tmp_path / "bin"))
     result = blackfish("status", "vt", "--json", cwd=elsewhere, env=env)
     assert result.returncode == 0, result.err
     rows = json.loads(result.out)
@@ -155,7 +160,8 @@ def test_up_refuses_host_only_addresses_virtualbox_would_reject(vhome, tmp_path,
     needs(not os.path.exists("/etc/vbox/networks.conf"), "/etc/vbox/networks.conf widens VirtualBox's ranges here")
     # 198.51.100.0/24 is documentation space (RFC 5737): only written into nodes.yml, never configured.
     write_nodes(tmp_path, **{"192.168.56.": "198.51.100."})
-    env = vagrant_env(vhome, fake_virtualbox(tmp_path / "bin"))
+    # The stand-in VBoxManage reports VirtualBox 7.0.14, a release that restricts host-only ranges.
+    env = vagrant_env(vhome, vboxmanage_stand_in(tmp_path / "bin"))
     result = blackfish("up", cwd=tmp_path, env=env)
     assert result.returncode == 3, result.err
     assert ("VirtualBox allows host-only addresses only in 192.168.56.0/21 (the default: /etc/vbox/networks.conf "
@@ -167,8 +173,9 @@ def test_up_refuses_host_only_addresses_virtualbox_would_reject(vhome, tmp_path,
 
 def test_a_box_that_cannot_be_downloaded_exits_3_and_writes_nothing(vhome, tmp_path, bf_home):
     write_nodes(tmp_path, **{"provider: virtualbox": "provider: virtualbox\nbox: blackfish-test/missing"})
-    # Vagrant's box catalog at a closed loopback port: the download fails at once, offline.
-    env = vagrant_env(vhome, fake_virtualbox(tmp_path / "bin"), VAGRANT_SERVER_URL="http://127.0.0.1:9")
+    # The stand-in VBoxManage gets `up` past the provider check to the box; Vagrant's box
+    # catalog at a closed loopback port makes the download fail at once, offline.
+    env = vagrant_env(vhome, vboxmanage_stand_in(tmp_path / "bin"), VAGRANT_SERVER_URL="http://127.0.0.1:9")
     result = blackfish("up", cwd=tmp_path, env=env)
     assert result.returncode == 3, result.err
     assert "blackfish: error: could not download the box 'blackfish-test/missing' for virtualbox" in result.err
@@ -180,7 +187,10 @@ def test_a_box_that_cannot_be_downloaded_exits_3_and_writes_nothing(vhome, tmp_p
 
 def test_up_drives_vagrant_and_shows_its_log_when_it_fails(vhome, tmp_path, bf_home):
     write_nodes(tmp_path, **{"provider: virtualbox": "provider: virtualbox\nbox: blackfish-test/tiny"})
-    bin_dir = fake_virtualbox(tmp_path / "bin")
+    # The stand-in VBoxManage answers --version only: the real vagrant runs `up` until its
+    # first real VirtualBox call, which fails as on a broken install. No VM is booted; this
+    # proves blackfish drives vagrant, logs it and reports its failure, not that a VM boots.
+    bin_dir = vboxmanage_stand_in(tmp_path / "bin")
     env = vagrant_env(vhome, bin_dir)
     added = subprocess.run(["vagrant", "box", "add", "--provider", "virtualbox", "blackfish-test/tiny",
                             str(tiny_box(tmp_path / "tiny.box"))], env={**os.environ, **env}, capture_output=True, text=True)
@@ -214,6 +224,10 @@ def test_halt_and_destroy_of_a_stack_vagrant_never_created(vhome, tmp_path, bf_h
     result = blackfish("destroy", "vt", "--yes", cwd=tmp_path)
     assert result.returncode == 0, result.err
     assert not state.file("vagrant").exists() and state.file("ca.pem").is_file()
+    gone = blackfish("ssh", "vt", "vt-01", cwd=tmp_path)
+    assert gone.returncode == 2
+    assert "blackfish: error: stack 'vt' has no Vagrant machines; boot it with `blackfish up vt`" in gone.err
+    assert_no_traceback(gone)
     result = blackfish("destroy", "vt", "--yes", "--purge", cwd=tmp_path)
     assert result.returncode == 0, result.err
     assert not state.path.exists()

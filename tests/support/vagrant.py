@@ -1,7 +1,7 @@
 """Helpers for Vagrant provider tests: a private VAGRANT_HOME, a stand-in VirtualBox, a tiny box.
 
 VirtualBox cannot run on the test machines (no kernel modules), and Vagrant refuses to answer
-even `status` for a provider it cannot use. `fake_virtualbox()` puts a `VBoxManage` on PATH that
+even `status` for a provider it cannot use. `vboxmanage_stand_in()` puts a `VBoxManage` on PATH that
 only reports a version: enough for Vagrant to call the provider usable (so the REAL vagrant
 validates the virtualbox block and reports machine states), and every other VBoxManage call
 fails, as it would on a broken install. Nothing here boots a VM.
@@ -68,7 +68,7 @@ def render(stack: Stack, home: Path) -> StateDir:
     return state
 
 
-def fake_virtualbox(bin_dir: Path, version: str = "7.0.14r161095") -> Path:
+def vboxmanage_stand_in(bin_dir: Path, version: str = "7.0.14r161095") -> Path:
     """A VBoxManage that answers `--version` and fails everything else; returns bin_dir."""
     bin_dir.mkdir(parents=True, exist_ok=True)
     script = bin_dir / "VBoxManage"

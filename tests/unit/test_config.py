@@ -94,3 +94,14 @@ def test_plan_defaults_follow_the_seed(tmp_path):
     assert [n.name for n in stack.managers] == ["vagrant-01", "vagrant-02", "vagrant-03"]
     assert [n.name for n in stack.registries] == ["vagrant-01"]
     assert stack.nodes[0].fqdn == "vagrant-01.node.dc1.vagrant"
+
+
+def test_id_is_an_engine_label_of_every_node(tmp_path):
+    import json
+
+    from tests.support.rendered import files, render_yaml, user_data
+
+    _, _, nodes = render_yaml("stack: demo\nid: east-7\nnodes:\n  - ip: 192.168.56.101\n  - ip: 192.168.56.102\n", tmp_path)
+    for node in nodes:
+        daemon = json.loads(files(user_data(node))["/etc/docker/daemon.json"])
+        assert "io.blackfish.id=east-7" in daemon["labels"]

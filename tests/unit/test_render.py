@@ -305,8 +305,11 @@ def test_a_broken_user_template_is_one_error_with_its_place(tmp_path):
     (templates / "files/hosts.j2").write_text("ok\n{% if %}\n")
     with pytest.raises(UsageError, match=r"hosts\.j2:2: template syntax error"):
         render_yaml(MINIMAL, tmp_path, templates=templates)
-    (templates / "files/hosts.j2").write_text("{{ node.nickname }}\n")
-    with pytest.raises(UsageError, match="nickname"):
+    (templates / "files/hosts.j2").write_text("ok\n{{ node.nickname }}\n")
+    with pytest.raises(UsageError, match=r"files/hosts\.j2:2: rendering the user-data of one-01: .*'nickname'"):
+        render_yaml(MINIMAL, tmp_path, templates=templates)
+    (templates / "files/hosts.j2").write_text('{% include "files/absent.j2" %}\n')
+    with pytest.raises(UsageError, match=r"files/hosts\.j2:1: template 'files/absent.j2' not found"):
         render_yaml(MINIMAL, tmp_path, templates=templates)
     with pytest.raises(UsageError, match="does not exist"):
         render_yaml(MINIMAL, tmp_path, templates=tmp_path / "absent")

@@ -98,3 +98,29 @@ def test_swarm_bootstrap_gives_up_on_a_dead_local_engine_within_its_budget(tmp_p
     assert proc.returncode == 1
     assert "gave up after" in proc.stderr and "node n1 (10.0.0.1) could not become a swarm manager" in proc.stderr
     assert f"the local engine (unix://{tmp_path}/absent.sock) does not answer" in proc.stderr
+
+
+# A docker CLI stand-in for the one failure a real engine cannot be made to show on demand:
+# a manager that answers `info` but never hands out a join token. The local engine is up and
+# in no swarm.
+HANGING_MANAGER = """#!/bin/sh
+case "$*" in
+  *"swarm join-token"*) exec sleep 30 ;;
+  "-H tcp://"*"Swarm.ControlAvailable"*) echo true ;;
+  *"Swarm.LocalNodeState"*) echo inactive ;;
+esac
+"""
+
+
+# Not busybox: its built-in `timeout` does not exit 124; Flatcar and Debian have coreutils'.
+@pytest.mark.parametrize("shell", [s for s in SHELLS if s != "busybox"])
+def test_swarm_bootstrap_says_a_manager_did_not_answer_in_time(shell, tmp_path):
+    (tmp_path / "docker").write_text(HANGING_MANAGER)
+    (tmp_path / "docker").chmod(0o755)
+    env = {"PATH": f"{tmp_path}:{os.environ['PATH']}", "NODE_NAME": "w1", "NODE_IP": "10.0.0.2", "ROLE": "worker",
+           "FIRST_MANAGER": "10.0.0.1", "MANAGERS": "10.0.0.1", "SWARM_RETRY_BUDGET": "2", "REMOTE_TIMEOUT": "1"}
+    proc = subprocess.run([*shell_argv(shell), str(FILES / "swarm-bootstrap")], capture_output=True, text=True,
+                          env=env, timeout=60)
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "gave up after" in last and last.endswith("last error: 10.0.0.1: join-token: no answer within 1 s"), proc.stderr
