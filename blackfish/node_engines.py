@@ -46,7 +46,8 @@ def describe_error(exc: Exception) -> str:
     """One short line for why an engine did not answer."""
     text = str(exc)
     for marker in ("Connection refused", "timed out", "No route to host", "CERTIFICATE_VERIFY_FAILED",
-                   "certificate required", "Name or service not known"):
+                   "certificate required", "Name or service not known", "No such file or directory",
+                   "Permission denied"):
         if marker in text:
             return marker.lower()
     return text.splitlines()[0][:160] if text else type(exc).__name__

@@ -134,7 +134,7 @@ def exec_if_remembered(stack_name: str, args: list[str]) -> None:
     manager = remembered(path)
     if manager is not None:
         try:
-            import subprocess; sys.exit(subprocess.call(["docker", *args], env=exec_env(manager, path)))
+            os.execvpe("docker", ["docker", *args], exec_env(manager, path))
         except OSError:
             return  # no docker CLI: the full path says how to install it
 

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from blackfish import cloudinit, readiness
 from blackfish.errors import MissingToolError, ProviderError, UsageError
 from blackfish.providers import docker_node as dn
-from blackfish.providers.docker_image import ensure_node_image, node_image
+from blackfish.providers.docker_image import check_node_image, ensure_node_image, node_image
 from blackfish.stack import Node, Stack
 from blackfish.state import StateDir
 
@@ -35,12 +35,14 @@ def host_engine():
     """The docker engine that runs the nodes (DOCKER_HOST or the local socket)."""
     import docker
 
+    from blackfish.node_engines import describe_error
+
     try:
         return docker.from_env(version="auto")
     except docker.errors.DockerException as exc:
         raise MissingToolError(
-            f"no docker engine answers ({os.environ.get('DOCKER_HOST') or 'the local socket'}): {exc}",
-            hint="Install and start one (Debian: apt-get install docker.io; macOS: Docker Desktop or colima)",
+            f"no docker engine answers ({os.environ.get('DOCKER_HOST') or 'the local socket'}): {describe_error(exc)}",
+            hint="Install and start one (Debian: apt-get install docker.io)",
         ) from None
 
 
@@ -81,8 +83,10 @@ class DockerProvider:
     # --- the Provider protocol -------------------------------------------------------
 
     def check(self, stack: Stack, state: StateDir, progress=None) -> None:
-        """What must hold before anything is written: an engine, a usable network."""
+        """What must hold before anything is written: an engine, the chosen node image, a usable network."""
+        _ready_timeout()  # a bad $BLACKFISH_UP_TIMEOUT is refused now, not after booting every node
         client = host_engine()
+        check_node_image(client, node_image(stack))
         wanted = ipaddress.ip_network(stack.admin_network)
         for network in client.networks.list():
             for pool in (network.attrs.get("IPAM") or {}).get("Config") or []:

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from blackfish import __version__
-from blackfish.errors import ProviderError
+from blackfish.errors import ProviderError, UsageError
 from blackfish.stack import Stack
 
 IMAGE_ENV = "BLACKFISH_NODE_IMAGE"
@@ -34,6 +34,19 @@ def build_context() -> Path:
     raise ProviderError("the node image's Dockerfile is missing from this installation")
 
 
+def check_node_image(client, image: str) -> None:
+    """A chosen node image (not the default, which `up` builds) must be on the engine: bad input otherwise."""
+    from docker.errors import ImageNotFound
+
+    if image == DEFAULT_IMAGE:
+        return
+    try:
+        client.images.get(image)
+    except ImageNotFound:
+        raise UsageError(f"node image {image!r} is not on the docker engine; pull or build it "
+                         f"(or unset --node-image / node-image / ${IMAGE_ENV} to use {DEFAULT_IMAGE})") from None
+
+
 def ensure_node_image(client, image: str, progress=None) -> None:
     """Make sure the engine has `image`; build the default one when it is missing."""
     from docker.errors import BuildError, ImageNotFound, APIError
@@ -42,10 +55,7 @@ def ensure_node_image(client, image: str, progress=None) -> None:
         client.images.get(image)
         return
     except ImageNotFound:
-        pass
-    if image != DEFAULT_IMAGE:
-        raise ProviderError(f"node image {image!r} is not on the docker engine; pull or build it "
-                            f"(or unset node-image / ${IMAGE_ENV} to use {DEFAULT_IMAGE})")
+        check_node_image(client, image)
     context = build_context()
     if progress:
         progress(f"building the node image {image} from {context / 'Dockerfile'} (once)")

@@ -55,3 +55,13 @@ def test_a_node_that_cannot_join_fails_up_with_its_unit_journal(make_stack):
     # systemd's own lines (the script's stderr may lose the race to journald before it exits)
     assert "blackfish-swarm.service: Main process exited, code=exited, status=2/INVALIDARGUMENT" in result.stderr
     assert_no_traceback(result)
+
+
+def test_a_node_image_the_engine_lacks_is_refused_before_anything_is_written(make_stack):
+    stack = make_stack("bfc5", "stack: bfc5\nprovider: docker\nadmin-network: 10.244.5.0/24\n"
+                               "nodes:\n  - ip: 10.244.5.11\n")
+    result = stack.cli("up", "bfc5", "--node-image", "blackfish-test/no-such-node:1")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("blackfish: error: node image 'blackfish-test/no-such-node:1' is not on the docker engine")
+    assert_no_traceback(result)
+    assert not (stack.home / "bfc5").exists()

@@ -1,8 +1,10 @@
-"""The docker provider's node container definition, its privilege fallback and its file archive."""
+"""The docker provider's node container definition, its privilege fallback and its file archive;
+what `up --provider docker` refuses before it writes anything."""
 
 from __future__ import annotations
 
 import io
+import socket
 import tarfile
 
 from blackfish.cloudinit import Entry
@@ -10,6 +12,7 @@ from blackfish.config import parse
 from blackfish.providers import docker_node as dn
 from blackfish.providers.docker_image import DEFAULT_IMAGE, IMAGE_ENV, node_image
 from blackfish.stack import plan
+from tests.conftest import assert_no_traceback, blackfish
 
 STACK = plan(parse("stack: s1\nprovider: docker\nadmin-network: 10.244.9.0/24\n"
                    "nodes:\n  - ip: 10.244.9.11\n    memory: 1024\n  - ip: 10.244.9.12\n").config)
@@ -71,3 +74,27 @@ def test_the_node_image_comes_from_nodes_yml_then_the_environment_then_the_defau
     from dataclasses import replace
 
     assert node_image(replace(STACK, node_image="theirs/node:3")) == "theirs/node:3"
+
+
+NODES_YML = "stack: bfu1\nprovider: docker\nadmin-network: 10.244.9.0/24\nnodes:\n  - ip: 10.244.9.11\n"
+
+
+def test_up_without_a_docker_engine_exits_3_and_writes_nothing(bf_home, tmp_path):
+    (tmp_path / "nodes.yml").write_text(NODES_YML)
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = blackfish("up", cwd=tmp_path, env={"DOCKER_HOST": f"tcp://127.0.0.1:{port}"})
+    assert result.returncode == 3
+    assert result.err == (f"blackfish: error: no docker engine answers (tcp://127.0.0.1:{port}): connection refused. "
+                          "Install and start one (Debian: apt-get install docker.io)\n")
+    assert not bf_home.exists()
+
+
+def test_a_bad_ready_timeout_is_refused_before_anything_is_written(bf_home, tmp_path):
+    (tmp_path / "nodes.yml").write_text(NODES_YML)
+    result = blackfish("up", cwd=tmp_path, env={"BLACKFISH_UP_TIMEOUT": "5min"})
+    assert result.returncode == 2
+    assert result.err == "blackfish: error: $BLACKFISH_UP_TIMEOUT must be a number of seconds, not '5min'\n"
+    assert_no_traceback(result)
+    assert not bf_home.exists()
