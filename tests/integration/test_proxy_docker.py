@@ -149,10 +149,18 @@ def test_an_interactive_shell_works_in_a_real_terminal(cluster):
         os.write(master, b"exit 5\r")
         assert proc.wait(timeout=30) == 5
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _kill_group(proc)
+        proc.wait()
         os.close(master)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """Kill the call's whole session (started with start_new_session): were docker a child
+    rather than exec'd, killing the first process would leave it running."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def test_a_signal_to_the_call_reaches_the_container(cluster):
@@ -170,8 +178,8 @@ def test_a_signal_to_the_call_reaches_the_container(cluster):
         assert proc.returncode == 42, err
         assert b"got-INT" in out
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        _kill_group(proc)  # else a docker child (were it not exec'd) would hold the pipes open
+        if proc.returncode is None:
             proc.communicate()
 
 
