@@ -21,7 +21,10 @@ def print_table(rows: Sequence[dict], columns: Sequence[str], title: str | None 
         table.add_column(column.upper(), overflow="fold")
     for row in rows:
         table.add_row(*(_cell(row.get(c)) for c in columns))
-    Console(soft_wrap=True).print(table)
+    # A terminal's width folds long cells; in a pipe or a log (rich would assume 80 columns)
+    # each row stays whole on one line, for grep and for people reading CI logs.
+    width = None if sys.stdout.isatty() else 10_000
+    Console(soft_wrap=True, width=width).print(table)
 
 
 def _cell(value) -> str:

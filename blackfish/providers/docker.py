@@ -94,6 +94,10 @@ class DockerProvider:
                 if not subnet or ":" in subnet:
                     continue
                 if network.name == dn.network_name(stack):
+                    if (network.attrs.get("Labels") or {}).get(dn.LABEL_STACK) != stack.name:
+                        raise UsageError(
+                            f"docker network {network.name} exists but blackfish did not make it for stack "
+                            f"{stack.name!r}; remove it (`docker network rm {network.name}`) or rename the stack")
                     if ipaddress.ip_network(subnet) != wanted:
                         raise UsageError(
                             f"docker network {network.name} has subnet {subnet}, but admin-network is "

@@ -40,6 +40,22 @@ def test_an_admin_network_that_overlaps_a_docker_network_is_refused(make_stack):
     assert stack.labelled("container") == []
 
 
+def test_a_network_of_the_stack_name_that_blackfish_did_not_make_is_refused(make_stack):
+    stack = make_stack("bfc6", "stack: bfc6\nprovider: docker\nadmin-network: 10.244.6.0/24\n"
+                               "nodes:\n  - ip: 10.244.6.11\n")
+    subprocess.run(["docker", "network", "create", "--subnet", "10.244.6.0/24", "blackfish-bfc6"],
+                   check=True, capture_output=True)
+    try:
+        result = stack.cli("up", "bfc6")
+    finally:
+        subprocess.run(["docker", "network", "rm", "blackfish-bfc6"], capture_output=True)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (
+        "blackfish: error: docker network blackfish-bfc6 exists but blackfish did not make it for stack 'bfc6'; "
+        "remove it (`docker network rm blackfish-bfc6`) or rename the stack")
+    assert not (stack.home / "bfc6" / "stack.json").exists()
+
+
 def test_a_node_that_cannot_join_fails_up_with_its_unit_journal(make_stack):
     stack = make_stack("bfc4", "stack: bfc4\nprovider: docker\nadmin-network: 10.244.4.0/24\ntemplates: mine\n"
                                "nodes:\n  - name: a1\n    ip: 10.244.4.11\n")
