@@ -100,8 +100,11 @@ def test_the_registry_serves_v2_over_tls_to_clients_with_a_stack_certificate(reg
 def test_the_registry_refuses_a_client_without_a_certificate(registry):
     port, tls = registry
     proc = curl(port, tls)
-    # The TLS handshake fails: the registry asks for a client certificate and gets none.
-    assert proc.returncode != 0 and "certificate" in proc.stderr, proc.stderr
+    # The registry asks for a client certificate and gets none, so it ends the connection: with
+    # TLS 1.3 curl sees that during the handshake (35), or as the alert or the closed socket when
+    # it sends or reads its request (55, 56). Never an answer.
+    assert proc.returncode in (35, 55, 56), (proc.returncode, proc.stderr)
+    assert proc.stdout == ""
 
 
 def test_haproxy_accepts_the_edge_configuration(tmp_path):
