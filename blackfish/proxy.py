@@ -162,7 +162,7 @@ def choose(stack_name: str, warn=None) -> tuple[Manager, str]:
     fresh and reachable, else the best one a probe of every manager finds (then remembered).
 
     `warn(message)` hears about a fallback to a manager that is not an active swarm manager."""
-    from blackfish.stack import Stack
+    from blackfish.stack import DOCKER_TLS_PORT, Stack
     from blackfish.state import StateDir
 
     state = StateDir(stack_name)
@@ -178,7 +178,7 @@ def choose(stack_name: str, warn=None) -> tuple[Manager, str]:
     best = proxy_probe.choose(stack_name, candidates, path)
     if warn is not None and not best.swarm_manager:
         warn(f"no manager of stack {stack_name!r} is an active swarm manager; using {best.node.name} ({best.summary})")
-    manager = Manager(best.node.name, *proxy_probe.endpoint(best.node))
+    manager = Manager(best.node.name, best.node.ip, DOCKER_TLS_PORT)
     remember(state, manager)
     return manager, path
 

@@ -8,7 +8,6 @@ containers); when none answers, NoManagerError names each manager and what went 
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 from dataclasses import dataclass
@@ -53,29 +52,15 @@ class Probe:
         return f"docker {self.version}, swarm {self.swarm_state}, {role}"
 
 
-def endpoint(node) -> tuple[str, int]:
-    host, port = node.docker_host.removeprefix("tcp://").rsplit(":", 1)
-    return host, int(port)
-
-
 def probe(node, cert_path: str, timeout: float = PROBE_TIMEOUT) -> Probe:
     """Ask one engine for /info over mutual TLS with the stack's client certificate."""
-    import docker
     import requests
-    from docker.tls import TLSConfig
 
-    ip, port = endpoint(node)
-    tls = TLSConfig(
-        client_cert=(os.path.join(cert_path, "cert.pem"), os.path.join(cert_path, "key.pem")),
-        ca_cert=os.path.join(cert_path, "ca.pem"), verify=True,
-    )
+    from blackfish.node_engines import api_client, describe_error
+
     try:
-        # A fixed API version keeps the constructor off the network; unversioned paths get the
-        # engine's newest API (Docker 29 refuses old versioned paths). trust_env=False, or
-        # requests lets REQUESTS_CA_BUNDLE replace the stack's CA (proxies are skipped with it:
-        # the engines sit on the admin network).
-        with docker.APIClient(base_url=f"https://{ip}:{port}", tls=tls, version="1.24", timeout=timeout) as api:
-            api.trust_env = False
+        # Unversioned paths get the engine's newest API (Docker 29 refuses old versioned paths).
+        with api_client(node, cert_path, timeout) as api:
             api.get(f"{api.base_url}/_ping", timeout=timeout).raise_for_status()
             try:
                 response = api.get(f"{api.base_url}/info", timeout=(timeout, INFO_TIMEOUT))
@@ -85,7 +70,7 @@ def probe(node, cert_path: str, timeout: float = PROBE_TIMEOUT) -> Probe:
             response.raise_for_status()
             info = response.json()
     except Exception as exc:  # every failure is an answer here: the manager is not usable
-        return Probe(node, error=describe(exc, timeout))
+        return Probe(node, error=describe_error(exc, timeout))
     swarm = info.get("Swarm") or {}
     return Probe(node, swarm_state=swarm.get("LocalNodeState"), control=bool(swarm.get("ControlAvailable")),
                  version=info.get("ServerVersion"))
@@ -119,39 +104,3 @@ def choose(stack_name: str, nodes, cert_path: str, timeout: float = PROBE_TIMEOU
         f"no manager of stack {stack_name!r} answers",
         detail="\n".join(f"  {a.node.name} ({a.node.docker_host}): {a.error}" for a in ordered),
     )
-
-
-def describe(exc: BaseException, timeout: float) -> str:
-    """One line for a failed probe. requests/urllib3 wrap the socket or TLS error several layers
-    deep, with object reprs in their messages: report the cause that says what happened."""
-    import ssl
-
-    import requests
-
-    if isinstance(exc, requests.HTTPError) and exc.response is not None:
-        return f"HTTP {exc.response.status_code} {exc.response.reason}"
-    causes = _causes(exc)
-    for cause in causes:
-        if isinstance(cause, ssl.SSLError):
-            reason = str(cause.reason or cause.strerror).replace("_", " ").lower()
-            verify = getattr(cause, "verify_message", None)
-            return f"TLS handshake failed: {reason}" + (f": {verify}" if verify else "")
-    if isinstance(exc, requests.Timeout) or any(isinstance(c, TimeoutError) for c in causes):
-        return f"no answer within {timeout:g} s"
-    for cause in causes:
-        if isinstance(cause, OSError) and cause.errno is not None:
-            return (cause.strerror or os.strerror(cause.errno)).lower()
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    """exc and every exception it wraps (__cause__, __context__, urllib3's `reason`, args)."""
-    found: list[BaseException] = []
-    todo = [exc]
-    while todo:
-        current = todo.pop()
-        if not isinstance(current, BaseException) or any(current is f for f in found):
-            continue
-        found.append(current)
-        todo += [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
-    return found
