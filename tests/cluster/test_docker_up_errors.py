@@ -25,15 +25,19 @@ def test_user_data_outside_the_applied_subset_stops_up_with_its_place(make_stack
     assert stack.labelled("container") == []
 
 
+def up_beside_a_foreign_network(stack, network: str, subnet: str):
+    """`blackfish up STACK` while a docker network blackfish did not make exists."""
+    subprocess.run(["docker", "network", "create", "--subnet", subnet, network], check=True, capture_output=True)
+    try:
+        return stack.cli("up", stack.name)
+    finally:
+        subprocess.run(["docker", "network", "rm", network], capture_output=True)
+
+
 def test_an_admin_network_that_overlaps_a_docker_network_is_refused(make_stack):
     stack = make_stack("bfc3", "stack: bfc3\nprovider: docker\nadmin-network: 10.244.3.0/24\n"
                                "nodes:\n  - ip: 10.244.3.11\n")
-    subprocess.run(["docker", "network", "create", "--subnet", "10.244.3.0/25", "bfc3-someone-else"],
-                   check=True, capture_output=True)
-    try:
-        result = stack.cli("up", "bfc3")
-    finally:
-        subprocess.run(["docker", "network", "rm", "bfc3-someone-else"], capture_output=True)
+    result = up_beside_a_foreign_network(stack, "bfc3-someone-else", "10.244.3.0/25")
     assert result.returncode == 2, result.stderr
     assert "admin-network 10.244.3.0/24 overlaps docker network bfc3-someone-else (10.244.3.0/25)" in result.stderr
     assert not (stack.home / "bfc3" / "stack.json").exists()  # checked before anything was written
@@ -43,12 +47,7 @@ def test_an_admin_network_that_overlaps_a_docker_network_is_refused(make_stack):
 def test_a_network_of_the_stack_name_that_blackfish_did_not_make_is_refused(make_stack):
     stack = make_stack("bfc6", "stack: bfc6\nprovider: docker\nadmin-network: 10.244.6.0/24\n"
                                "nodes:\n  - ip: 10.244.6.11\n")
-    subprocess.run(["docker", "network", "create", "--subnet", "10.244.6.0/24", "blackfish-bfc6"],
-                   check=True, capture_output=True)
-    try:
-        result = stack.cli("up", "bfc6")
-    finally:
-        subprocess.run(["docker", "network", "rm", "blackfish-bfc6"], capture_output=True)
+    result = up_beside_a_foreign_network(stack, "blackfish-bfc6", "10.244.6.0/24")
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == (
         "blackfish: error: docker network blackfish-bfc6 exists but blackfish did not make it for stack 'bfc6'; "
