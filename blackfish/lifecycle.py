@@ -3,8 +3,8 @@ that re-applies user-data to running nodes).
 
 `up` is one ordered pipeline: the provider's own checks (they write nothing, so a machine
 that cannot boot the stack leaves the state directory exactly as it was), then under the
-state lock: render (PKI, per-node user-data), record the plan and the provider in
-stack.json, and the provider's up. Later commands read the provider from stack.json, so
+state lock: render (PKI, per-node user-data, and the plan with the provider in
+stack.json), then the provider's up. Later commands read the provider from stack.json, so
 only `up` needs nodes.yml or --provider.
 """
 
@@ -39,8 +39,7 @@ def up(stack: Stack, *, state: StateDir | None = None, parallel: int = 1, provis
     with state.lock():
         _each(stack, progress, "rendering user-data")
         render_stack(stack, state, templates)
-        _each(stack, progress, "user-data rendered")
-        state.update_record(**stack.to_record())  # the plan, and the provider that boots it
+        _each(stack, progress, "user-data rendered")  # and the plan, with this provider, in stack.json
         provider.up(stack, state, parallel=parallel, provision=provision, progress=progress)
     return provider.status(stack, state)
 

@@ -105,7 +105,7 @@ def render_stack(stack: Stack, state: StateDir, templates: Path | None = None) -
             "registry_secret": state.secret(REGISTRY_SECRET, stack.registry_secret),
         }
         rendered = [_write_node(stack, state, node, context, templates) for node in stack.nodes]
-        state.save_record({**(state.record() if state.exists() else {}), **stack.to_record()})
+        state.update_record(**stack.to_record())
     return rendered
 
 
