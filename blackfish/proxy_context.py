@@ -9,10 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import os
-import subprocess
 
-from blackfish import proxy
-from blackfish.errors import BlackfishError
+from blackfish import proxy, tools
 
 
 def context_name(stack_name: str) -> str:
@@ -46,9 +44,6 @@ def ensure_context(stack_name: str, warn=None) -> tuple[str, proxy.Manager, bool
     docker = proxy.require_docker_cli()
     manager, cert_path = proxy.choose(stack_name, warn=warn)
     name = context_name(stack_name)
-    exists = subprocess.run([docker, "context", "inspect", name], capture_output=True).returncode == 0
-    argv = context_argv(docker, "update" if exists else "create", stack_name, manager, cert_path)
-    done = subprocess.run(argv, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise BlackfishError(f"`docker context {argv[2]} {name}` failed", detail=(done.stderr or done.stdout).strip())
+    exists = tools.run([docker, "context", "inspect", name], check=False).returncode == 0
+    tools.run(context_argv(docker, "update" if exists else "create", stack_name, manager, cert_path))
     return name, manager, not exists
