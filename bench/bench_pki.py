@@ -21,9 +21,11 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from blackfish import config, pki
+from blackfish import pki
+
+from blackfish.model import config
 from blackfish.pki import certs, keys
-from blackfish.stack import Stack, plan
+from blackfish.model.stack import Stack, plan
 from blackfish.state import StateDir
 
 KINDS = ("ecdsa-p256", "rsa-2048")

@@ -15,8 +15,10 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from blackfish import config, pki, render
-from blackfish.stack import Stack, plan
+from blackfish import pki, render
+
+from blackfish.model import config
+from blackfish.model.stack import Stack, plan
 from blackfish.state import StateDir
 
 COUNTS = (3, 100, 1000)

@@ -22,6 +22,6 @@ def main() -> None:
 
 
 def _may_be_stack(word: str) -> bool:
-    from blackfish.commands import COMMANDS
+    from blackfish.model.commands import COMMANDS
 
     return not word.startswith((".", "-")) and "/" not in word and word not in COMMANDS

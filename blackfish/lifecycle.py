@@ -16,7 +16,7 @@ from pathlib import Path
 
 from blackfish import providers
 from blackfish.errors import UsageError
-from blackfish.stack import Stack
+from blackfish.model.stack import Stack
 from blackfish.state import StateDir
 
 # The columns every provider's status has, in this order; a provider's own keys follow.

@@ -1,6 +1,6 @@
 """The command line: parse, call the core, print. The only package that imports click.
 
-Commands are loaded lazily from blackfish.commands.COMMANDS, so `blackfish --help` and
+Commands are loaded lazily from blackfish.model.commands.COMMANDS, so `blackfish --help` and
 `blackfish validate` import only what they use. A first word that is no command but names
 a stack with a state directory is a docker proxy call (`blackfish vagrant ps`).
 """
@@ -14,7 +14,7 @@ import sys
 import click
 
 from blackfish import __version__
-from blackfish.commands import COMMANDS
+from blackfish.model.commands import COMMANDS
 
 DEBUG_ENV = "BLACKFISH_DEBUG"
 
@@ -33,7 +33,7 @@ class BlackfishGroup(click.Group):
     def resolve_command(self, ctx, args):
         name = args[0] if args else None
         if name and name not in COMMANDS and _is_stack(name):
-            from blackfish.cli.proxy_cmd import proxy_command
+            from blackfish.cli.docker_cmd import proxy_command
 
             return name, proxy_command(name), args[1:]
         return super().resolve_command(ctx, args)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from blackfish.box import FORMATS
+from blackfish.model.box import FORMATS
 
 
 @click.group()
@@ -23,7 +23,7 @@ def images(fmt, nodes_file):
     \b
       blackfish box images --format json > packer/images.json
     """
-    from blackfish.box import box_images, render
+    from blackfish.model.box import box_images, render
 
     overrides = None
     if nodes_file is not None:

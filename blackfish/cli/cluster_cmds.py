@@ -15,7 +15,7 @@ def load(stack_name, images):
       blackfish load vagrant myapp:1.2 registry:3.0.0
     """
     from blackfish.cli.common import recorded_stack
-    from blackfish.load import load_images
+    from blackfish.cluster.load import load_images
     from blackfish.state import StateDir
 
     stack = recorded_stack(stack_name)
@@ -33,7 +33,7 @@ def check(stack_name, image, as_json):
 
     Exits 1 when any check fails.
     """
-    from blackfish import check as core
+    from blackfish.cluster import check as core
     from blackfish.cli.common import recorded_stack
     from blackfish.cli.output import print_json, print_table
     from blackfish.state import StateDir

@@ -21,7 +21,7 @@ def echo_warnings(loaded) -> None:
 
 
 def load_config(nodes_file: str | None):
-    from blackfish import config
+    from blackfish.model import config
 
     loaded = config.load(config.resolve_path(nodes_file))
     echo_warnings(loaded)
@@ -30,7 +30,7 @@ def load_config(nodes_file: str | None):
 
 def load_stack(nodes_file: str | None, stack_name: str | None = None, provider: str | None = None):
     """The Stack planned from the nodes file; STACK, when given, must be the file's stack."""
-    from blackfish.stack import plan
+    from blackfish.model.stack import plan
 
     loaded = load_config(nodes_file)
     if stack_name is not None and stack_name != loaded.config.stack:
@@ -44,7 +44,7 @@ def load_stack(nodes_file: str | None, stack_name: str | None = None, provider: 
 def checked_stack_name(stack_name: str) -> str:
     """STACK from the command line, refused unless it could name a stack: it becomes a path
     under $BLACKFISH_HOME and a pattern for `certs uninstall` (`..` or `*` must not)."""
-    from blackfish.config import stack_name_problem
+    from blackfish.model.config import stack_name_problem
 
     if problem := stack_name_problem(stack_name):
         raise UsageError(f"{stack_name!r} is not a stack name: {problem}")
@@ -53,7 +53,7 @@ def checked_stack_name(stack_name: str) -> str:
 
 def recorded_stack(stack_name: str):
     """The Stack as recorded in its state directory (for commands that need no nodes.yml)."""
-    from blackfish.stack import Stack
+    from blackfish.model.stack import Stack
     from blackfish.state import StateDir
 
     return Stack.from_record(StateDir(checked_stack_name(stack_name)).record())
@@ -70,7 +70,7 @@ def target_stack(stack_name: str | None, nodes_file: str | None):
     """The stack a command acts on: planned from the nodes file when that file describes it,
     else as recorded by its last `up` (so no nodes.yml is needed); the provider always comes
     from the record when there is one."""
-    from blackfish import config
+    from blackfish.model import config
 
     from blackfish.state import StateDir
 

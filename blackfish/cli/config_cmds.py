@@ -15,7 +15,7 @@ from blackfish.cli.common import file_option, load_config
 @click.option("--provider", default="virtualbox", show_default=True, help="The provider that boots the nodes.")
 def init(path, stack, provider):
     """Write a commented starter nodes.yml with fresh secrets."""
-    from blackfish.starter import write_starter
+    from blackfish.model.starter import write_starter
 
     written = write_starter(path, stack=stack, provider=provider)
     click.echo(f"wrote {written} (stack {stack!r}); check it with `blackfish validate -f {written}`")
@@ -29,7 +29,7 @@ def validate(nodes_file, as_json):
     loaded = load_config(nodes_file)
     if as_json:
         from blackfish.cli.output import print_json
-        from blackfish.stack import plan
+        from blackfish.model.stack import plan
 
         print_json(plan(loaded.config, source=loaded.path).to_record())
         return
@@ -41,6 +41,6 @@ def validate(nodes_file, as_json):
 def schema():
     """Print the JSON Schema of nodes.yml (for editor completion)."""
     from blackfish.cli.output import print_json
-    from blackfish.config import json_schema
+    from blackfish.model.config import json_schema
 
     print_json(json_schema())

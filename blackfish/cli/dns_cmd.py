@@ -22,7 +22,7 @@ def dns(stack_name, nodes_file, dry_run, remove, via, link):
     Uses NetworkManager's dnsmasq, systemd-resolved (per-link DNS and a ~STACK routing
     domain) or /etc/resolver/STACK on macOS, whichever this host runs.
     """
-    from blackfish import dns as core
+    from blackfish.host import dns as core
     from blackfish.cli.common import target_stack
     from blackfish.host import Runner, detect
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from blackfish.shellenv import SHELLS
+from blackfish.proxy.shellenv import SHELLS
 
 
 def _warn(message: str) -> None:
@@ -25,7 +25,7 @@ def env(stack, shell, unset):
       blackfish env vagrant | source                       fish
       blackfish env vagrant --shell powershell | Invoke-Expression
     """
-    from blackfish import shellenv
+    from blackfish.proxy import shellenv
     from blackfish.errors import UsageError
 
     if stack is None and not unset:
@@ -42,7 +42,7 @@ def context(stack):
     It holds a healthy manager's address and the stack's TLS files:
     `docker --context blackfish-STACK ps`.
     """
-    from blackfish.proxy_context import ensure_context
+    from blackfish.proxy.context import ensure_context
 
     name, manager, created = ensure_context(stack, warn=_warn)
     click.echo(f"{'Created' if created else 'Updated'} docker context {name}: {manager.docker_host} ({manager.name})")

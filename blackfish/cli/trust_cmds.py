@@ -36,7 +36,8 @@ def install(stack_name, nodes_file, only, dry_run):
 
     Steps that need root run through sudo; each command is printed first.
     """
-    from blackfish import pki, trust
+    from blackfish import pki
+    from blackfish.host import trust
     from blackfish.cli.common import target_stack
     from blackfish.state import StateDir
 
@@ -59,10 +60,10 @@ def install(stack_name, nodes_file, only, dry_run):
 @dry_run_option
 def uninstall(stack_name, nodes_file, only, dry_run):
     """Remove the stack's CA from every store `certs install` put it in."""
-    from blackfish import trust
+    from blackfish.host import trust
     from blackfish.cli.common import target_stack_name
     from blackfish.state import StateDir
-    from blackfish.trust.store import Target
+    from blackfish.host.trust.store import Target
 
     chosen = trust.parse_only(only)
     name = target_stack_name(stack_name, nodes_file)

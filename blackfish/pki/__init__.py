@@ -20,11 +20,11 @@ import shutil
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from blackfish import sshkey
+from blackfish.pki import sshkey
 from blackfish.errors import UsageError
 from blackfish.pki import certs, keys, pkcs12
 from blackfish.pki.certs import Profile
-from blackfish.stack import Node, Stack
+from blackfish.model.stack import Node, Stack
 from blackfish.state import StateDir
 
 CA_CERT, CA_KEY = "ca.pem", "ca-key.pem"

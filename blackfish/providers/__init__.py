@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from blackfish.config import PROVIDERS, VAGRANT_PROVIDERS
+from blackfish.model.config import PROVIDERS, VAGRANT_PROVIDERS
 from blackfish.errors import UsageError
-from blackfish.stack import Stack
+from blackfish.model.stack import Stack
 from blackfish.state import StateDir
 
 # The one state word every provider shares: the node does not exist (anything else means it does).
@@ -45,11 +45,11 @@ class Provider(Protocol):
 
 def get(name: str) -> Provider:
     if name == "docker":
-        from blackfish.providers.docker import DockerProvider
+        from blackfish.providers.docker.provider import DockerProvider
 
         return DockerProvider()
     if name in VAGRANT_PROVIDERS:
-        from blackfish.providers.vagrant import VagrantProvider
+        from blackfish.providers.vagrant.provider import VagrantProvider
 
         return VagrantProvider(name)
     raise UsageError(f"unknown provider {name!r}; expected one of: {', '.join(PROVIDERS)}")

@@ -18,7 +18,7 @@ from tests.support.cluster import ClusterStack, has_image, node_image
 @pytest.fixture(scope="session")
 def built_node_image() -> str:
     """The default node image, built offline (root and debootstrap) when the engine lacks it."""
-    from blackfish.providers.docker_image import DEFAULT_IMAGE
+    from blackfish.providers.docker.image import DEFAULT_IMAGE
 
     needs(docker_engine_answers(), "no docker engine answers (scripts/start-dockerd starts one as root)")
     if not has_image(DEFAULT_IMAGE):

@@ -31,6 +31,6 @@ def test_wheel_install_renders(tmp_path):
     assert rendered.returncode == 0, rendered.stderr
     user_data = tmp_path / "home" / "wheel" / "nodes" / "wheel-01" / "user-data"
     assert user_data.read_text().startswith("#cloud-config")
-    located = subprocess.run([str(venv / "bin" / "python"), "-c", "import blackfish.templates_dir as t; print(t.builtin_templates())"],
+    located = subprocess.run([str(venv / "bin" / "python"), "-c", "import blackfish.render.templates_dir as t; print(t.builtin_templates())"],
                              cwd=work, env=env, capture_output=True, text=True)
     assert str(venv) in located.stdout

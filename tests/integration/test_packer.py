@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from blackfish import box
-from blackfish.images import PINNED
+from blackfish.model import box
+from blackfish.model.images import PINNED
 from tests.conftest import needs, needs_tool
 from tests.support.packer import PACKER_DIR, RELEASE, TEMPLATE, isolated_env, packer, template_images
 

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from blackfish import cloudinit, config
+from blackfish.render import cloudinit
+
+from blackfish.model import config
 from blackfish.render import render_stack
 from blackfish.state import StateDir
-from blackfish.stack import plan
+from blackfish.model.stack import plan
 from tests.conftest import EXAMPLE
 from tests.support import image_refs
 from tests.support.packer import template_images

@@ -190,7 +190,7 @@ def test_a_warm_call_neither_probes_nor_loads_click(cluster):
     assert done.returncode == 0, done.stderr
     loaded = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
     assert "blackfish.proxy" in loaded
-    assert not {"click", "docker", "requests", "ssl", "yaml", "rich", "blackfish.stack"} & loaded
+    assert not {"click", "docker", "requests", "ssl", "yaml", "rich", "blackfish.model.stack"} & loaded
 
 
 @pytest.mark.parametrize("shell", ["bash", "fish"])

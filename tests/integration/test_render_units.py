@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from blackfish import cloudinit
+from blackfish.render import cloudinit
 from tests.conftest import needs, needs_tool
 from tests.support.rendered import render_yaml
 

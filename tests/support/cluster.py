@@ -27,7 +27,7 @@ def has_image(name: str) -> bool:
 
 def node_image() -> str:
     """The default node image (what `blackfish up --provider docker` uses), built offline once."""
-    from blackfish.providers.docker_image import DEFAULT_IMAGE
+    from blackfish.providers.docker.image import DEFAULT_IMAGE
 
     if not has_image(DEFAULT_IMAGE):
         built = subprocess.run([str(REPO / "images" / "node" / "build-offline"), DEFAULT_IMAGE],
@@ -92,7 +92,7 @@ class ClusterStack:
     def labelled(self, kind: str) -> list[str]:
         """IDs of the containers, volumes or networks that carry the stack's label."""
         args = {"container": ["ps", "-a", "-q"], "volume": ["volume", "ls", "-q"], "network": ["network", "ls", "-q"]}[kind]
-        out = subprocess.run(["docker", *args, "--filter", f"label=io.blackfish.stack={self.name}"],
+        out = subprocess.run(["docker", *args, "--filter", f"label=io.blackfish.model.stack={self.name}"],
                              capture_output=True, text=True, check=True).stdout
         return out.split()
 

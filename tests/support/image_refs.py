@@ -1,6 +1,6 @@
 """The container images a node's user-data runs: every `docker run` / `rkt run` in it.
 
-Reads the files, units and drop-ins of a parsed cloud-config (blackfish.cloudinit) as text,
+Reads the files, units and drop-ins of a parsed cloud-config (blackfish.render.cloudinit) as text,
 finds each `docker run` (or `docker container run`, `docker create`) and `rkt run`/`rkt fetch`
 command, and takes its image: the first argument after docker's options, or each
 `docker://` argument of rkt. `$VAR`/`${VAR}` in an image is resolved from the assignments
@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from blackfish import cloudinit
+from blackfish.render import cloudinit
 
 # docker run's options that take no value (docker 28 `docker run --help`); every other
 # option without `=value` consumes the next argument.

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from blackfish import config
-from blackfish.stack import Stack, plan
+from blackfish.model import config
+from blackfish.model.stack import Stack, plan
 
 
 def stack_yaml(name: str = "s", network: str = "10.241.0.0/24", ips: tuple[str, ...] = ("10.241.0.11", "10.241.0.12", "10.241.0.13"),

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from blackfish.config import parse
+from blackfish.model.config import parse
 from blackfish.pki import ensure_pki
-from blackfish.stack import Stack, plan
+from blackfish.model.stack import Stack, plan
 from blackfish.state import StateDir
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import yaml
 
-from blackfish import config
+from blackfish.model import config
 from blackfish.render import RenderedNode, render_stack
-from blackfish.stack import Stack, plan
+from blackfish.model.stack import Stack, plan
 from blackfish.state import StateDir
 
 

@@ -16,8 +16,8 @@ import tarfile
 import textwrap
 from pathlib import Path
 
-from blackfish import config
-from blackfish.stack import Stack, plan
+from blackfish.model import config
+from blackfish.model.stack import Stack, plan
 from blackfish.state import StateDir
 
 CONSUL_KEY = "c2VjcmV0LWdvc3NpcC1rZXktMzItYnl0ZXMtbG9uZyE="
@@ -58,7 +58,7 @@ def planned(path: Path) -> Stack:
 
 def render(stack: Stack, home: Path) -> StateDir:
     """The state directory as `up` makes it before Vagrant runs: PKI, user-data, Vagrantfile."""
-    from blackfish.providers.vagrant import write_vagrantfile
+    from blackfish.providers.vagrant.provider import write_vagrantfile
     from blackfish.render import render_stack
 
     state = StateDir(stack.name, home)

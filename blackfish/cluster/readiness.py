@@ -1,0 +1,146 @@
+"""Is a stack's swarm as planned? Every engine answering over TLS, every node a member in its role.
+
+`snapshot()` asks every node's engine for /info at once (mutual TLS, the stack's client
+certificate) and one active manager for the swarm's node list; `Snapshot.problems()` says,
+per planned node, what is not yet right. `wait()` polls until nothing is, or the time is up.
+Providers call wait() at the end of `up`; `blackfish check` reports a snapshot.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from blackfish.cluster import engines
+from blackfish.errors import ProviderError
+from blackfish.model.stack import Node, Stack
+from blackfish.state import StateDir
+
+POLL_INTERVAL = 1.0
+
+
+@dataclass(frozen=True)
+class Member:
+    id: str
+    hostname: str
+    role: str  # manager | worker
+    state: str  # ready | down | unknown | disconnected
+    availability: str
+
+
+@dataclass
+class Snapshot:
+    stack: Stack
+    infos: dict[str, dict] = field(default_factory=dict)  # node name -> engine /info
+    errors: dict[str, str] = field(default_factory=dict)  # node name -> why its engine did not answer
+    members: list[Member] | None = None  # the swarm's nodes, from an active manager
+    members_from: str | None = None
+
+    def member(self, node: Node) -> Member | None:
+        """The node's ready entry (a replaced node can leave stale `down` entries behind)."""
+        entries = [m for m in self.members or [] if m.hostname == node.name]
+        return next((m for m in entries if m.state == "ready"), entries[0] if entries else None)
+
+    def problem(self, node: Node) -> str | None:
+        if node.name in self.errors:
+            return f"engine {node.docker_host} does not answer over TLS: {self.errors[node.name]}"
+        swarm = self.infos[node.name].get("Swarm") or {}
+        if swarm.get("LocalNodeState") != "active":
+            return f"not in the swarm yet (swarm state {swarm.get('LocalNodeState') or 'unknown'})"
+        if self.members is None:
+            return "no manager answers with the swarm's node list"
+        member = self.member(node)
+        want = "manager" if node.is_manager else "worker"
+        if member is None:
+            return f"not in the node list of the swarm (asked {self.members_from})"
+        if member.state != "ready":
+            return f"swarm node {member.id[:12]} is {member.state}"
+        if member.role != want:
+            return f"is a swarm {member.role}, planned as a {want}"
+        return None
+
+    def problems(self) -> dict[str, str]:
+        return {n.name: p for n in self.stack.nodes if (p := self.problem(n)) is not None}
+
+
+def snapshot(stack: Stack, state: StateDir, timeout: float = 5.0) -> Snapshot:
+    snap = Snapshot(stack)
+
+    def ask(node: Node):
+        try:
+            return node, engines.info(node, state, timeout), None
+        except Exception as exc:  # any failure means: this engine is not usable now
+            return node, None, engines.describe_error(exc)
+
+    with ThreadPoolExecutor(max_workers=max(1, len(stack.nodes))) as pool:
+        for node, info, error in pool.map(ask, stack.nodes):
+            if error is None:
+                snap.infos[node.name] = info
+            else:
+                snap.errors[node.name] = error
+    for node in stack.nodes:
+        swarm = (snap.infos.get(node.name) or {}).get("Swarm") or {}
+        if swarm.get("LocalNodeState") == "active" and swarm.get("ControlAvailable"):
+            try:
+                snap.members = list_members(node, state, timeout)
+                snap.members_from = node.name
+                break
+            except Exception:  # a manager without quorum cannot list nodes; try the next
+                continue
+    return snap
+
+
+def list_members(node: Node, state: StateDir, timeout: float = 5.0) -> list[Member]:
+    engine = engines.client(node, state, timeout)
+    try:
+        return [
+            Member(
+                id=n["ID"],
+                hostname=n.get("Description", {}).get("Hostname", ""),
+                role=n.get("Spec", {}).get("Role", ""),
+                state=n.get("Status", {}).get("State", "unknown"),
+                availability=n.get("Spec", {}).get("Availability", ""),
+            )
+            for n in engine.api.nodes()
+        ]
+    finally:
+        engine.close()
+
+
+def wait(stack: Stack, state: StateDir, timeout: float, progress=None, diagnose=None) -> Snapshot:
+    """Poll until every node is ready; raise ProviderError naming each node that is not.
+
+    `diagnose(node_name) -> str | None` adds what the provider can tell about a late node
+    (its failing unit's journal, say) to the error."""
+    deadline = time.monotonic() + timeout
+    reported: dict[str, str] = {}
+    while True:
+        snap = snapshot(stack, state)
+        problems = snap.problems()
+        if progress:
+            for node in stack.nodes:
+                phase = "ready" if node.name not in problems else _phase(problems[node.name])
+                if reported.get(node.name) != phase:
+                    reported[node.name] = phase
+                    progress(node.name, phase)
+        if not problems:
+            return snap
+        if time.monotonic() >= deadline:
+            lines = []
+            for name, problem in problems.items():
+                lines.append(f"{name}: {problem}")
+                extra = diagnose(name) if diagnose else None
+                if extra:
+                    lines.extend("  " + line for line in extra.rstrip().splitlines())
+            raise ProviderError(
+                f"stack {stack.name!r}: {len(problems)} node(s) not ready after {timeout:.0f} s: {', '.join(problems)}",
+                detail="\n".join(lines),
+            )
+        time.sleep(POLL_INTERVAL)
+
+
+def _phase(problem: str) -> str:
+    if problem.startswith("engine"):
+        return "waiting for its engine (TLS)"
+    return "joining the swarm"

@@ -1,0 +1,184 @@
+"""The docker provider's cloud-config applier: what it accepts, what it refuses, in what order it acts."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+
+import pytest
+
+from blackfish.render import cloudinit
+from blackfish.render.cloudinit import CloudConfigError, PutFiles, Run
+from blackfish.errors import ProviderError
+from tests.support.rendered import render_yaml
+
+DOC = """\
+#cloud-config
+hostname: n1
+ssh_authorized_keys:
+  - "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample me@host  "
+write_files:
+  - path: /etc/blackfish/plain
+    content: "hello\\n"
+  - path: /etc/docker/tls/key.pem
+    permissions: "0600"
+    owner: root:root
+    content: KEY
+  - path: /opt/blackfish/bin/tool
+    permissions: "755"
+    encoding: gzip+base64
+    content: {packed}
+coreos:
+  units:
+    - name: docker.service
+      command: stop
+      drop_ins:
+        - name: 10-blackfish.conf
+          content: "[Unit]\\nWants=docker-tls-tcp.socket\\n"
+    - name: docker-tls-tcp.socket
+      enable: true
+      command: start
+      content: "[Socket]\\nListenStream=10.0.0.1:2376\\n"
+    - name: docker.service
+      command: start
+    - name: fleet.service
+      mask: true
+    - name: early.service
+      runtime: true
+      enable: true
+      content: "[Service]\\nExecStart=/bin/true\\n"
+""".format(packed=base64.b64encode(gzip.compress(b"#!/bin/sh\necho tool\n")).decode())
+
+
+class FakeNode:
+    """Records what the applier does, in order; commands fail when listed in `failing`."""
+
+    name = "n1"
+
+    def __init__(self, failing=()):
+        self.log = []
+        self.failing = set(failing)
+
+    def put(self, entries):
+        self.log.append(("put", entries))
+
+    def run(self, argv):
+        self.log.append(("run", tuple(argv)))
+        return (1, "boom\n") if tuple(argv) in self.failing else (0, "")
+
+
+def test_a_full_document_parses_into_files_and_units():
+    config = cloudinit.parse(DOC)
+    assert config.hostname == "n1"
+    assert config.ssh_authorized_keys == ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample me@host",)
+    files = {f.path: f for f in config.write_files}
+    assert files["/etc/blackfish/plain"].data == b"hello\n" and files["/etc/blackfish/plain"].mode == 0o644
+    assert files["/etc/docker/tls/key.pem"].mode == 0o600 and files["/etc/docker/tls/key.pem"].owner == "root:root"
+    assert files["/opt/blackfish/bin/tool"].data == b"#!/bin/sh\necho tool\n" and files["/opt/blackfish/bin/tool"].mode == 0o755
+    assert [u.name for u in config.units] == ["docker.service", "docker-tls-tcp.socket", "docker.service",
+                                             "fleet.service", "early.service"]
+    assert config.units[4].path == "/run/systemd/system/early.service"
+
+
+def test_steps_follow_coreos_cloudinit_order():
+    steps = cloudinit.plan(cloudinit.parse(DOC), current_hostname="other")
+    kinds = [(type(s).__name__, s.what) for s in steps]
+    assert kinds == [
+        ("Run", "set the hostname"),
+        ("Run", "create the core user"),
+        ("PutFiles", "ssh_authorized_keys"),
+        ("Run", "give the core user its keys"),
+        ("PutFiles", "write_files"),
+        ("Run", "set write_files owners"),
+        ("PutFiles", "units and drop-ins"),
+        ("Run", "enable units"),
+        ("Run", "enable units"),
+        ("Run", "reload systemd"),
+        ("Run", "stop docker.service"),
+        ("Run", "start docker-tls-tcp.socket"),
+        ("Run", "start docker.service"),
+    ]
+    units = next(s for s in steps if isinstance(s, PutFiles) and s.what == "units and drop-ins")
+    placed = {e.path: e for e in units.entries}
+    assert placed["/etc/systemd/system/docker.service.d/10-blackfish.conf"].data.startswith(b"[Unit]")
+    assert placed["/etc/systemd/system/fleet.service"].link == "/dev/null"  # mask
+    assert "/run/systemd/system/early.service" in placed  # runtime
+    enables = [s.argv for s in steps if isinstance(s, Run) and s.what == "enable units"]
+    assert enables == [("systemctl", "enable", "--force", "docker-tls-tcp.socket"),
+                       ("systemctl", "enable", "--force", "--runtime", "early.service")]
+
+
+def test_the_hostname_is_left_alone_when_it_is_already_right():
+    steps = cloudinit.plan(cloudinit.parse(DOC), current_hostname="n1")
+    assert all(getattr(s, "what", "") != "set the hostname" for s in steps)
+
+
+def test_a_failing_unit_command_does_not_stop_the_rest():
+    node = FakeNode(failing={("systemctl", "start", "docker-tls-tcp.socket")})
+    failures = cloudinit.apply(cloudinit.parse(DOC), node, current_hostname="n1")
+    assert failures == ["n1: start docker-tls-tcp.socket (`systemctl start docker-tls-tcp.socket`) failed with exit code 1: boom"]
+    assert node.log[-1] == ("run", ("systemctl", "start", "docker.service"))
+
+
+def test_a_failing_set_up_step_is_an_error_with_the_output():
+    node = FakeNode(failing={("systemctl", "daemon-reload")})
+    with pytest.raises(ProviderError, match="n1: reload systemd .* failed with exit code 1") as info:
+        cloudinit.apply(cloudinit.parse(DOC), node, current_hostname="n1")
+    assert info.value.detail == "boom"
+
+
+@pytest.mark.parametrize("change, message", [
+    ("coreos:\n  units:\n    - name: a.service\n      drop-ins: []\n", "coreos.units[0].drop-ins: unknown key; did you mean 'drop_ins'?"),
+    ("runcmd:\n  - echo hi\n", "runcmd: unknown key; blackfish applies only: hostname, ssh_authorized_keys, write_files, coreos"),
+    ("write-files: []\n", "write-files: unknown key; did you mean 'write_files'?"),
+    ("coreos:\n  etcd2: {}\n", "coreos.etcd2: unknown key"),
+    ("write_files:\n  - path: /etc/x\n    permissions: 0600\n", "write_files[0].permissions: must be a quoted octal string"),
+    ("write_files:\n  - path: etc/x\n", "write_files[0].path: must be an absolute, normalised path"),
+    ("write_files:\n  - path: /etc/x\n    encoding: rot13\n", "write_files[0].encoding: unknown encoding 'rot13'"),
+    ("write_files:\n  - path: /etc/x\n    mode: '0644'\n", "write_files[0].mode: unknown key"),
+    ("coreos:\n  units:\n    - name: a.service\n      command: begin\n", "coreos.units[0].command: unknown command 'begin'"),
+    ("coreos:\n  units:\n    - name: eth0.network\n", "network units are not supported"),
+    ("coreos:\n  units:\n    - name: a.service\n      enable: yes please\n", "coreos.units[0].enable: expected true or false"),
+    ("coreos:\n  units:\n    - name: a.service\n      drop_ins:\n        - name: ../x.conf\n", "drop_ins[0].name: must be a file name ending in .conf"),
+])
+def test_anything_outside_the_subset_is_an_error_naming_its_place(change, message):
+    with pytest.raises(CloudConfigError) as info:
+        cloudinit.parse("#cloud-config\n" + change, "nodes/n1/user-data")
+    assert info.value.message.startswith("nodes/n1/user-data: ")
+    assert message in info.value.message
+
+
+def test_a_document_without_the_header_is_refused():
+    with pytest.raises(CloudConfigError, match="not a cloud-config"):
+        cloudinit.parse("hostname: n1\n")
+
+
+def test_bad_base64_content_is_an_error():
+    with pytest.raises(CloudConfigError, match=r"write_files\[0\].content: cannot decode as gzip"):
+        cloudinit.parse("#cloud-config\nwrite_files:\n  - path: /x\n    encoding: gzip\n    content: plain\n")
+
+
+def test_every_rendered_user_data_is_applicable(tmp_path):
+    """What render writes for each kind of node is exactly the subset the applier accepts."""
+    _, _, nodes = render_yaml("""\
+        stack: s1
+        admin-network: 10.9.0.0/24
+        journald-sink: 10.9.0.200:514
+        influxdb-url: http://10.9.0.201:8086
+        nodes:
+          - ip: 10.9.0.11
+            docker-registry: true
+          - ip: 10.9.0.12
+            lb: true
+          - ip: 10.9.0.13
+          - ip: 10.9.0.14
+        """, tmp_path)
+    for node in nodes:
+        config = cloudinit.parse(node.path.read_text(), str(node.path))
+        assert config.hostname == node.node.name
+        assert "blackfish-swarm.service" in {u.name for u in config.units}
+        commands = [s.argv for s in cloudinit.plan(config) if isinstance(s, Run) and not s.check]
+        # The engine is stopped, its TLS socket started, then the engine again (DESIGN.md).
+        assert commands[:3] == [("systemctl", "stop", "docker.service"),
+                                ("systemctl", "start", "docker-tls-tcp.socket"),
+                                ("systemctl", "start", "docker.service")]

@@ -1,0 +1,126 @@
+"""The node scripts run by real shells: dash (Debian's sh), bash (Flatcar's sh) and busybox sh."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+
+import pytest
+
+from blackfish.render.templates_dir import builtin_templates
+from tests.conftest import needs_tool
+
+FILES = builtin_templates() / "files"
+SHELLS = [s for s in ("dash", "bash", "busybox") if shutil.which(s)]
+POSIX_SCRIPTS = ("swarm-bootstrap", "blackfish-hosts")
+
+
+def shell_argv(shell: str) -> list[str]:
+    return ["busybox", "sh"] if shell == "busybox" else [shell]
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize("script", POSIX_SCRIPTS)
+def test_posix_scripts_parse_in_every_shell(shell, script):
+    proc = subprocess.run([*shell_argv(shell), "-n", str(FILES / script)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (FILES / script).read_text().startswith("#!/bin/sh\n")
+
+
+def test_journald_forward_is_bash_and_says_when_the_sink_is_unreachable(tmp_path):
+    needs_tool("bash")
+    script = FILES / "journald-forward"
+    assert script.read_text().startswith("#!/bin/bash\n")
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=30,
+                          env={**os.environ, "JOURNALD_SINK": f"127.0.0.1:{port}", "JOURNALD_CURSOR": str(tmp_path / "c")})
+    assert proc.returncode != 0 and "Connection refused" in proc.stderr
+    proc = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=30,
+                          env={k: v for k, v in os.environ.items() if k != "JOURNALD_SINK"})
+    assert proc.returncode != 0 and "JOURNALD_SINK is not set" in proc.stderr
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_blackfish_hosts_keeps_one_block_and_the_rest_of_the_file(shell, tmp_path):
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n::1 localhost ip6-localhost\n")
+    entries = tmp_path / "entries"
+    entries.write_text("10.0.0.1 registry.service.s\n")
+    run = lambda: subprocess.run([*shell_argv(shell), str(FILES / "blackfish-hosts"), str(entries), str(hosts)],
+                                 capture_output=True, text=True, check=True)
+    run()
+    expected = "127.0.0.1 localhost\n::1 localhost ip6-localhost\n# blackfish begin\n10.0.0.1 registry.service.s\n# blackfish end\n"
+    assert hosts.read_text() == expected
+    inode, mtime = hosts.stat().st_ino, hosts.stat().st_mtime_ns
+    run()
+    assert hosts.read_text() == expected and hosts.stat().st_mtime_ns == mtime  # unchanged: not rewritten
+    entries.write_text("10.0.0.2 registry.service.s\n")
+    hosts.write_text(hosts.read_text() + "192.168.1.5 printer\n")
+    run()
+    assert hosts.read_text() == ("127.0.0.1 localhost\n::1 localhost ip6-localhost\n192.168.1.5 printer\n"
+                                 "# blackfish begin\n10.0.0.2 registry.service.s\n# blackfish end\n")
+    assert hosts.stat().st_ino == inode  # rewritten in place: /etc/hosts may be a bind mount
+
+
+def test_blackfish_hosts_replaces_a_link_into_a_read_only_place(tmp_path):
+    target = tmp_path / "usr-hosts"
+    target.write_text("127.0.0.1 localhost\n")
+    hosts = tmp_path / "hosts"
+    hosts.symlink_to(target)
+    entries = tmp_path / "entries"
+    entries.write_text("10.0.0.1 registry.service.s\n")
+    subprocess.run(["sh", str(FILES / "blackfish-hosts"), str(entries), str(hosts)], check=True)
+    assert not hosts.is_symlink() and target.read_text() == "127.0.0.1 localhost\n"
+    assert hosts.read_text().startswith("127.0.0.1 localhost\n# blackfish begin\n")
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_swarm_bootstrap_refuses_bad_settings(shell, tmp_path):
+    script = [*shell_argv(shell), str(FILES / "swarm-bootstrap")]
+    base = {"PATH": os.environ["PATH"], "NODE_IP": "10.0.0.1", "MANAGERS": "10.0.0.1", "FIRST_MANAGER": "10.0.0.1"}
+    proc = subprocess.run(script, capture_output=True, text=True, env={**base, "ROLE": "boss"})
+    assert proc.returncode == 2 and "ROLE must be manager or worker, not 'boss'" in proc.stderr
+    proc = subprocess.run(script, capture_output=True, text=True, env={**base, "ROLE": "worker", "MANAGERS": ""})
+    assert proc.returncode != 0 and "MANAGERS is not set" in proc.stderr
+
+
+def test_swarm_bootstrap_gives_up_on_a_dead_local_engine_within_its_budget(tmp_path):
+    env = {"PATH": os.environ["PATH"], "SWARM_ENV": str(tmp_path / "swarm.env"),
+           "DOCKER_LOCAL_HOST": f"unix://{tmp_path}/absent.sock", "SWARM_RETRY_BUDGET": "3"}
+    (tmp_path / "swarm.env").write_text('NODE_NAME="n1"\nNODE_IP="10.0.0.1"\nROLE="manager"\n'
+                                        'FIRST_MANAGER="10.0.0.1"\nMANAGERS="10.0.0.1"\n')
+    needs_tool("docker", "docker.io")
+    proc = subprocess.run(["sh", str(FILES / "swarm-bootstrap")], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 1
+    assert "gave up after" in proc.stderr and "node n1 (10.0.0.1) could not become a swarm manager" in proc.stderr
+    assert f"the local engine (unix://{tmp_path}/absent.sock) does not answer" in proc.stderr
+
+
+# A docker CLI stand-in for the one failure a real engine cannot be made to show on demand:
+# a manager that answers `info` but never hands out a join token. The local engine is up and
+# in no swarm.
+HANGING_MANAGER = """#!/bin/sh
+case "$*" in
+  *"swarm join-token"*) exec sleep 30 ;;
+  "-H tcp://"*"Swarm.ControlAvailable"*) echo true ;;
+  *"Swarm.LocalNodeState"*) echo inactive ;;
+esac
+"""
+
+
+# Not busybox: its built-in `timeout` does not exit 124; Flatcar and Debian have coreutils'.
+@pytest.mark.parametrize("shell", [s for s in SHELLS if s != "busybox"])
+def test_swarm_bootstrap_says_a_manager_did_not_answer_in_time(shell, tmp_path):
+    (tmp_path / "docker").write_text(HANGING_MANAGER)
+    (tmp_path / "docker").chmod(0o755)
+    env = {"PATH": f"{tmp_path}:{os.environ['PATH']}", "NODE_NAME": "w1", "NODE_IP": "10.0.0.2", "ROLE": "worker",
+           "FIRST_MANAGER": "10.0.0.1", "MANAGERS": "10.0.0.1", "SWARM_RETRY_BUDGET": "2", "REMOTE_TIMEOUT": "1"}
+    proc = subprocess.run([*shell_argv(shell), str(FILES / "swarm-bootstrap")], capture_output=True, text=True,
+                          env=env, timeout=60)
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "gave up after" in last and last.endswith("last error: 10.0.0.1: join-token: no answer within 1 s"), proc.stderr
