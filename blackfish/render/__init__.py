@@ -68,7 +68,7 @@ def node_services(stack: Stack, node: Node) -> list[str]:
 
 def node_labels(stack: Stack, node: Node) -> list[str]:
     """Engine and swarm labels, `key=value`: the stack's identity, then nodes.yml's labels."""
-    merged = {"io.blackfish.model.stack": stack.name, "io.blackfish.dc": stack.dc, "io.blackfish.node": node.name,
+    merged = {"io.blackfish.stack": stack.name, "io.blackfish.dc": stack.dc, "io.blackfish.node": node.name,
               **({"io.blackfish.id": stack.id} if stack.id else {}), **stack.labels, **node.labels}
     # Values travel through a systemd EnvironmentFile and a shell word list; config.py
     # refuses the ones that cannot (LABEL_VALUE), with their place in nodes.yml.
