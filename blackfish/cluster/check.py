@@ -95,7 +95,7 @@ def _service(stack: Stack, state: StateDir, snap: readiness.Snapshot, manager: N
     try:
         service = engine.services.create(image, command=["sleep", "600"], name=name,
                                          mode=docker.types.ServiceMode("global"),
-                                         labels={"io.blackfish.cluster.check": "true"})
+                                         labels={"io.blackfish.check": "true"})
         try:
             missing, why = _await_tasks(service, stack, {m.id: m.hostname for m in snap.members or []}, timeout)
         finally:
