@@ -51,7 +51,7 @@ def host_engine():
 
 def user_data(state: StateDir, node: Node) -> tuple[cloudinit.CloudConfig, str]:
     """The node's rendered user-data, parsed, and its SHA-256."""
-    from blackfish.render import user_data_path
+    from blackfish.state import user_data_path
 
     rel = user_data_path(node.name)
     text = state.read(rel)

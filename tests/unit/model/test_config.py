@@ -7,12 +7,13 @@ not fail validation; valid-*.yml must pass.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from blackfish.model import config
-from blackfish.errors import ConfigError
+from blackfish.errors import ConfigError, UsageError
 from tests.conftest import EXAMPLE, assert_no_traceback, blackfish
 
 DATA = Path(__file__).parent / "testdata" / "config"
@@ -105,3 +106,14 @@ def test_id_is_an_engine_label_of_every_node(tmp_path):
     for node in nodes:
         daemon = json.loads(files(user_data(node))["/etc/docker/daemon.json"])
         assert "io.blackfish.id=east-7" in daemon["labels"]
+
+
+@pytest.mark.parametrize("name", ["a-", "-a", "A", "a.b", "a\n", "x" * 64, "status"])
+def test_one_stack_name_rule_for_nodes_yml_the_command_line_and_the_trust_stores(name, tmp_path):
+    from blackfish.host.trust.store import Target
+    from blackfish.model.naming import stack_name_problem
+
+    problem = stack_name_problem(name)
+    assert problem is not None
+    with pytest.raises(UsageError, match="is not a stack name: " + re.escape(problem)):
+        Target(stack=name, ca=tmp_path / "ca.pem")
