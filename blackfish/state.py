@@ -56,13 +56,6 @@ def home() -> Path:
     return Path(os.environ.get(HOME_ENV) or Path.home() / ".blackfish")
 
 
-def known_stacks() -> list[str]:
-    base = home()
-    if not base.is_dir():
-        return []
-    return sorted(p.name for p in base.iterdir() if (p / RECORD).is_file())
-
-
 @dataclass
 class _Held:
     """This process's hold on one stack's lock file: the thread owning it, how deeply."""

@@ -29,7 +29,6 @@ FILE_ENV = "BLACKFISH_NODES_YML"
 VAGRANT_PROVIDERS = ("virtualbox", "parallels", "libvirt", "vmware_desktop", "hyperv")
 PROVIDERS = VAGRANT_PROVIDERS + ("docker",)
 ROLES = ("consul-server", "swarm-manager", "docker-registry", "lb")
-PKI_KEYS = ("ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-4096")
 LabelValue = Union[str, int, float, bool]
 
 _STRUCT = dict(kw_only=True, forbid_unknown_fields=True, rename="kebab")
