@@ -8,12 +8,12 @@ import re
 
 import pytest
 
-from blackfish import lifecycle, providers, record
+from blackfish import lifecycle, record
 from blackfish.errors import MissingToolError, ProviderError, UsageError
 from blackfish.lifecycle.pipeline import READY_TIMEOUT_ENV
 from blackfish.state import StateDir
 from tests.support.provider_double import ProviderDouble
-from tests.support.vagrant import planned, tree, write_nodes
+from tests.support.vagrant import tree
 
 STEPS = ["plan", "pki", "render", "boot", "ready"]
 
@@ -36,22 +36,6 @@ class Steps:
     def end(self, step, ok):
         self.events.append(("end", step, ok))
         self.lines.update({(step, node): phase for node, phase in self.current.items()})
-
-
-@pytest.fixture
-def fleet(monkeypatch):
-    made: dict[str, ProviderDouble] = {}
-
-    def get(name):
-        return made.setdefault(name, ProviderDouble(name))
-
-    monkeypatch.setattr(providers, "get", get)
-    return made
-
-
-@pytest.fixture
-def stack(tmp_path):
-    return planned(write_nodes(tmp_path))  # virtualbox: a Vagrant stack
 
 
 @pytest.fixture
