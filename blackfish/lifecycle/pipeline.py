@@ -84,18 +84,22 @@ def up(stack: Stack, *, state: StateDir | None = None, parallel: int = 1, provis
              provision=provision, templates=templates, ready_timeout=ready_timeout(),
              reporter=reporter or Quiet())
     refuse_provider_switch(stack, state)
-    run.provider.check(stack, state)
+    _run_step(run, "check", check_step)  # before the lock: lock() creates the state directory
     steps = STEPS if wait else (*STEPS[:-1], ("ready", no_wait_step))
     with state.lock():
         for name, step in steps:
-            run.reporter.begin(name)
-            try:
-                step(run)
-            except BaseException:
-                run.reporter.end(name, ok=False)
-                raise
-            run.reporter.end(name, ok=True)
+            _run_step(run, name, step)
     return run.provider.status(stack, state)
+
+
+def _run_step(run: Up, name: str, step: Callable[[Up], None]) -> None:
+    run.reporter.begin(name)
+    try:
+        step(run)
+    except BaseException:
+        run.reporter.end(name, ok=False)
+        raise
+    run.reporter.end(name, ok=True)
 
 
 def ready_timeout() -> float:
@@ -126,6 +130,12 @@ def refuse_provider_switch(stack: Stack, state: StateDir) -> None:
 
 
 # --- the steps --------------------------------------------------------------------------
+
+def check_step(run: Up) -> None:
+    run.provider.check(run.stack, run.state)  # may take long: Vagrant downloads a missing box here
+    for node in run.stack.nodes:
+        run.reporter.node("check", node.name, f"the {run.provider.name} provider can boot it")
+
 
 def plan_step(run: Up) -> None:
     for node in run.stack.nodes:

@@ -31,7 +31,7 @@ nodes:
   - name: n2
     ip: 10.244.7.12
 """
-STEPS = ("plan", "pki", "render", "boot", "ready")
+STEPS = ("check", "plan", "pki", "render", "boot", "ready")
 
 
 @pytest.fixture(scope="module")
