@@ -2,8 +2,9 @@
 actions are the model).
 
     check   the provider's preflight; writes nothing (a machine that cannot boot the stack
-            leaves the state directory exactly as it was), so it runs before the lock
-    plan    the nodes, their addresses and roles (refuses to boot on a second provider)
+            leaves the state directory exactly as it was), so it runs before the lock; before
+            it, a stack whose nodes exist on another provider is refused
+    plan    the nodes, their addresses and roles
     pki     the CA and each node's certificate
     render  each node's user-data, and the plan in stack.json
     boot    the provider boots the nodes in waves; stack.json records `booted` first
