@@ -25,12 +25,13 @@ parallel_option = click.option(
 @stack_argument
 @file_option
 @click.option("--provider", metavar="NAME", default=None,
-              help="virtualbox, parallels, libvirt, vmware_desktop, hyperv or docker [default: nodes.yml's].")
+              help="virtualbox, parallels, libvirt, vmware_desktop, hyperv, docker or aws [default: nodes.yml's].")
 @parallel_option
 @click.option("--provision", is_flag=True, help="Re-apply each node's user-data, also to running nodes.")
 @templates_option
 @click.option("--node-image", metavar="IMAGE", default=None, help="docker provider: the image every node runs.")
-def up(stack_name, nodes_file, provider, parallel, provision, templates, node_image):
+@click.option("--dry-run", is_flag=True, help="aws provider: print what up would make, without calling AWS.")
+def up(stack_name, nodes_file, provider, parallel, provision, templates, node_image, dry_run):
     """Boot the stack's nodes: PKI and user-data first, then the provider.
 
     \b
@@ -45,6 +46,11 @@ def up(stack_name, nodes_file, provider, parallel, provision, templates, node_im
         import dataclasses
 
         stack = dataclasses.replace(stack, node_image=node_image)
+    if dry_run:
+        from blackfish.lifecycle import dry_run as describe
+
+        click.echo("\n".join(describe(stack)))
+        return
     _boot(stack, parallel=parallel, provision=provision, templates=templates)
 
 
