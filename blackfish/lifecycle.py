@@ -44,15 +44,6 @@ def up(stack: Stack, *, state: StateDir | None = None, parallel: int = 1, provis
     return provider.status(stack, state)
 
 
-def dry_run(stack: Stack) -> list[str]:
-    """What `up` would make, without making anything (the aws provider, which talks to a paid API)."""
-    if stack.provider != "aws":
-        raise UsageError(f"--dry-run is for provider aws; provider {stack.provider} makes nothing outside this machine")
-    from blackfish.providers.aws.dryrun import describe
-
-    return describe(stack)
-
-
 def status(stack: Stack, state: StateDir | None = None) -> list[dict]:
     return providers.get(stack.provider).status(stack, state or StateDir(stack.name))
 

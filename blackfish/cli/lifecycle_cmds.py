@@ -30,8 +30,9 @@ parallel_option = click.option(
 @click.option("--provision", is_flag=True, help="Re-apply each node's user-data, also to running nodes.")
 @templates_option
 @click.option("--node-image", metavar="IMAGE", default=None, help="docker provider: the image every node runs.")
+@click.option("--no-wait", is_flag=True, help="Return once the machines run, without waiting for the swarm.")
 @click.option("--dry-run", is_flag=True, help="aws provider: print what up would make, without calling AWS.")
-def up(stack_name, nodes_file, provider, parallel, provision, templates, node_image, dry_run):
+def up(stack_name, nodes_file, provider, parallel, provision, templates, node_image, no_wait, dry_run):
     """Boot the stack's nodes: PKI and user-data first, then the provider.
 
     \b
@@ -47,7 +48,7 @@ def up(stack_name, nodes_file, provider, parallel, provision, templates, node_im
 
         stack = dataclasses.replace(stack, node_image=node_image)
     if dry_run:
-        from blackfish.lifecycle import dry_run as describe
+        from blackfish.providers.aws.dryrun import describe
 
         click.echo("\n".join(describe(stack)))
         return

@@ -59,13 +59,18 @@ def subnet(ec2) -> dict:
     return ec2.create_subnet(VpcId=vpc, CidrBlock=SUBNET_CIDR)["Subnet"]
 
 
+_SOURCES: dict[str, str] = {}
+
+
 def flatcar_image(ec2, name: str, arch: str) -> str:
     """A Flatcar-named image in Flatcar's account (the server runs as it), of an architecture.
 
     moto's register_image drops the architecture, so the image is copied from one of moto's
-    built-in images of that architecture, under the Flatcar name."""
-    source = next(i for i in ec2.describe_images(Filters=[{"Name": "architecture", "Values": [arch]}])["Images"])
-    return ec2.copy_image(SourceImageId=source["ImageId"], SourceRegion=moto.REGION, Name=name)["ImageId"]
+    built-in images of that architecture (the same ids after every reset), under the Flatcar name."""
+    if arch not in _SOURCES:
+        images = ec2.describe_images(Filters=[{"Name": "architecture", "Values": [arch]}])["Images"]
+        _SOURCES[arch] = images[0]["ImageId"]
+    return ec2.copy_image(SourceImageId=_SOURCES[arch], SourceRegion=moto.REGION, Name=name)["ImageId"]
 
 
 @pytest.fixture

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 
+from blackfish.errors import UsageError
 from blackfish.model.stack import Stack
 from blackfish.providers.aws import ami, iam, instances, network
 from blackfish.providers.aws.provider import settings_of
 
 
 def describe(stack: Stack) -> list[str]:
+    if stack.provider != "aws":
+        raise UsageError(f"--dry-run is for provider aws; provider {stack.provider} makes nothing outside this machine")
     settings = settings_of(stack)
     kind, box = ami.box_choice(stack.box)
     image = box if kind == "ami" else f"the newest {ami.name_filter(box)} of owner {ami.FLATCAR_OWNER} for the type's architecture"
