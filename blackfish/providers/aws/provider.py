@@ -15,9 +15,9 @@ from blackfish.errors import ProviderError, UsageError
 from blackfish.model.stack import DOCKER_TLS_PORT, Node, Stack
 from blackfish.providers.aws import ami, iam, instances, network, tags, userdata
 from blackfish.providers.aws.session import Aws, error_code, translated
+from blackfish.providers.base import NOT_CREATED, Progress, Provider
+from blackfish.providers.waves import boot_in_waves
 from blackfish.state import StateDir
-
-NOT_CREATED = "not_created"
 # A terminated instance's network interface takes a while to go; its group cannot be deleted before.
 GROUP_DELETE_SECONDS = 180
 
@@ -29,18 +29,18 @@ def settings_of(stack: Stack):
     return stack.aws
 
 
-class AwsProvider:
+class AwsProvider(Provider):
     name = "aws"
 
-    def check(self, stack: Stack, state: StateDir, progress=None) -> None:
+    def check(self, stack: Stack, state: StateDir) -> None:
         """Credentials, the box, and the subnet against admin-network; writes nothing."""
         aws = Aws(settings_of(stack))
         ami.box_choice(stack.box)
         aws.check_credentials()
         network.check_subnet(aws, stack)
 
-    def boot(self, stack: Stack, state: StateDir, *, parallel: int = 1, provision: bool = False, progress=None) -> None:
-        say = progress or (lambda node, phase: None)
+    def boot(self, stack: Stack, state: StateDir, *, parallel: int, provision: bool, progress: Progress) -> None:
+        say = progress
         aws = Aws(settings_of(stack))
         documents = {node.name: self._user_data(state, node) for node in stack.nodes}
         subnet = network.check_subnet(aws, stack)
@@ -52,6 +52,8 @@ class AwsProvider:
             lb_group = network.ensure_group(aws, stack, subnet["VpcId"], network.lb_group_name(stack),
                                             lambda gid: network.wanted_lb_rules(stack), created)
         profile = iam.ensure_profile(aws, stack, created)
+        for item in created:
+            say(stack.nodes[0].name, f"made {item}")
         existing = instances.find(aws, stack)
 
         halted = [i for i in existing.values() if i["State"]["Name"] in ("stopped", "stopping")]
@@ -62,14 +64,13 @@ class AwsProvider:
         instances.wait(aws, "instance_stopped", [i["InstanceId"] for i in halted if i["State"]["Name"] == "stopping"])
         instances.start(aws, halted)
 
-        images: dict[str, dict] = {}
-        launched = []
-        for node in stack.nodes:
-            if node.name in existing:
-                continue
+        missing = [node for node in stack.nodes if node.name not in existing]
+        images = {kind: ami.resolve(aws, stack.box, kind)
+                  for kind in dict.fromkeys(stack.aws.instance_type_of(n.name) for n in missing)}
+        launched: list[dict] = []
+
+        def launch(node: Node) -> None:
             kind = stack.aws.instance_type_of(node.name)
-            if kind not in images:
-                images[kind] = ami.resolve(aws, stack.box, kind)
             image = images[kind]
             say(node.name, f"launching a {kind} from {image['ImageId']} ({image.get('Name', 'AMI')})")
             groups = [*group_ids, *([lb_group] if lb_group and node.is_lb else []), *stack.aws.security_groups]
@@ -77,16 +78,14 @@ class AwsProvider:
                                              group_ids=groups, profile=profile,
                                              root_device=image.get("RootDeviceName", "/dev/xvda"),
                                              token=instances.new_token())
-            launched.append(instances.launch(aws, params))
-            created.append(f"instance {node.name} ({launched[-1]['InstanceId']})")
+            instance = instances.launch(aws, params)
+            launched.append(instance)
+            say(node.name, f"launched {instance['InstanceId']}")
+
+        boot_in_waves(missing, launch, parallel=parallel, progress=say)
         instances.wait(aws, "instance_running", [i["InstanceId"] for i in [*existing.values(), *launched]])
-        for item in created:
-            say(stack.nodes[0].name, f"made {item}")
         for node in stack.nodes:
             say(node.name, "running")
-
-    # The contract before issue 12's provider base class: `up` boots (and does not wait for the swarm).
-    up = boot
 
     def status(self, stack: Stack, state: StateDir) -> list[dict]:
         aws = Aws(settings_of(stack))
@@ -137,10 +136,9 @@ class AwsProvider:
                 "-o", f"UserKnownHostsFile={state.file('ssh/known_hosts')}", "-o", "StrictHostKeyChecking=accept-new",
                 f"core@{target.ip}", *command]
 
-    def engine_endpoint(self, stack: Stack, state: StateDir, node) -> tuple[str, int]:
+    def engine_endpoint(self, stack: Stack, state: StateDir, node: Node) -> tuple[str, int]:
         """The node's private address: the operator reaches the VPC (VPN, peering, a bastion), see docs/aws.md."""
-        target = node if isinstance(node, Node) else stack.node(node)
-        return target.ip, DOCKER_TLS_PORT
+        return node.ip, DOCKER_TLS_PORT
 
     # --- steps -------------------------------------------------------------------------
 
