@@ -16,6 +16,7 @@ import json
 import os
 import socket
 import subprocess
+import textwrap
 import time
 import urllib.request
 
@@ -23,6 +24,7 @@ import boto3
 import pytest
 import yaml
 
+from tests.aws.conftest import NODES, SUBNET_CIDR
 from tests.conftest import needs_docker, needs_tool
 from tests.support.images import busybox_image
 from tests.support.moto import REGION, free_port
@@ -30,24 +32,7 @@ from tests.support.rendered import files, render_yaml, user_data
 
 pytestmark = pytest.mark.integration
 
-BUCKET = "cloud-registry-store"
-STACK = """
-    stack: cloud
-    provider: aws
-    region: eu-west-1
-    subnet-id: subnet-0123456789abcdef0
-    admin-network: 10.77.1.0/24
-    s3bucket: {bucket}
-    s3-endpoint: {endpoint}
-    nodes:
-      - ip: 10.77.1.11
-        docker-registry: true
-      - ip: 10.77.1.12
-        docker-registry: true
-      - ip: 10.77.1.13
-"""
-
-
+BUCKET = "cloud-registry-store"  # NODES' s3bucket
 def serve(config: dict, tmp_path, name: str, env: dict):
     """docker-registry serving `config` on a free loopback port; (process, port)."""
     port = free_port()
@@ -86,7 +71,8 @@ def test_two_registries_share_the_rendered_s3_storage(aws_env, moto_server, tmp_
     needs_docker()
     boto3.client("s3", region_name=REGION).create_bucket(
         Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-    _, _, nodes = render_yaml(STACK.format(bucket=BUCKET, endpoint=moto_server.endpoint), tmp_path)
+    text = textwrap.dedent(NODES).format(subnet="subnet-0123456789abcdef0", cidr=SUBNET_CIDR)
+    _, _, nodes = render_yaml(text + f"s3-endpoint: {moto_server.endpoint}\n", tmp_path)
     configs = [yaml.safe_load(files(user_data(n))["/etc/blackfish/registry/config.yml"]) for n in nodes[:2]]
     storage = {"s3": {"bucket": BUCKET, "region": REGION, "regionendpoint": moto_server.endpoint},
                "delete": {"enabled": True}, "cache": {"blobdescriptor": "inmemory"}}
