@@ -39,3 +39,4 @@ def test_every_nodes_user_data_fits_ec2_and_decodes_to_the_render(aws_env, ec2, 
         assert inner.units == plain.units and inner.hostname == plain.hostname == name
     # Why the packing: as rendered, the user-data does not fit.
     assert max(rendered_sizes) > 16384
+
