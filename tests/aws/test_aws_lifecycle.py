@@ -117,6 +117,18 @@ def test_a_second_up_creates_nothing(aws_env, ec2, nodes_yml):
     assert len(ec2.describe_instances()["Reservations"]) == 3
 
 
+def test_up_closes_what_nodes_yml_no_longer_opens(aws_env, ec2, nodes_yml):
+    assert up(nodes_yml).returncode == 0
+    nodes_yml.write_text(nodes_yml.read_text().replace("operator-cidr: 203.0.113.0/28\n", "")
+                         .replace("lb-public-ports: [80]\n", ""))
+    again = up(nodes_yml)
+    assert again.returncode == 0, again.stderr
+    groups = stack_groups(ec2)
+    main = groups["blackfish-cloud"]["GroupId"]
+    assert rules(groups["blackfish-cloud"]) == {(*r, main) for r in CLUSTER}
+    assert rules(groups["blackfish-cloud-lb"]) == set()
+
+
 def test_status_halt_up_and_destroy_leave_nothing_tagged(aws_env, ec2, nodes_yml):
     assert up(nodes_yml).returncode == 0
     ids = {n: i["InstanceId"] for n, i in live_instances(ec2).items()}

@@ -48,9 +48,10 @@ class AwsProvider(Provider):
         group_ids = [network.ensure_group(aws, stack, subnet["VpcId"], network.group_name(stack),
                                           lambda gid: network.wanted_rules(stack, gid), created)]
         lb_group = None
-        if stack.aws.lb_public_ports and stack.lbs:
+        # Kept (with no rule left) once made, so that dropping lb-public-ports closes the ports.
+        if (stack.aws.lb_public_ports and stack.lbs) or network.find_group(aws, stack, network.lb_group_name(stack)):
             lb_group = network.ensure_group(aws, stack, subnet["VpcId"], network.lb_group_name(stack),
-                                            lambda gid: network.wanted_lb_rules(stack), created)
+                                            lambda gid: network.wanted_lb_rules(stack) if stack.lbs else set(), created)
         profile = iam.ensure_profile(aws, stack, created)
         for item in created:
             say(stack.nodes[0].name, f"made {item}")
