@@ -18,6 +18,7 @@ from blackfish.providers.aws.session import Aws, error_code, translated
 from blackfish.providers.base import NOT_CREATED, Progress, Provider
 from blackfish.providers.waves import boot_in_waves
 from blackfish.state import StateDir
+
 # A terminated instance's network interface takes a while to go; its group cannot be deleted before.
 GROUP_DELETE_SECONDS = 180
 
@@ -40,7 +41,7 @@ class AwsProvider(Provider):
         network.check_subnet(aws, stack)
 
     def boot(self, stack: Stack, state: StateDir, *, parallel: int, provision: bool, progress: Progress) -> None:
-        say = progress
+        say = progress  # say(node, phase)
         aws = Aws(settings_of(stack))
         documents = {node.name: self._user_data(state, node) for node in stack.nodes}
         subnet = network.check_subnet(aws, stack)

@@ -3,7 +3,6 @@ problems reported with their place; the settings survive stack.json."""
 
 from __future__ import annotations
 
-import textwrap
 
 import pytest
 
