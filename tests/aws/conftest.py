@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import needs
-from tests.support import moto
+from tests.support import motoserver as moto
 
 SUBNET_CIDR = "10.77.1.0/24"
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests.aws.conftest import SUBNET_CIDR, write_nodes
 from tests.conftest import assert_no_traceback, blackfish
-from tests.support.moto import REGION
+from tests.support.motoserver import REGION
 
 pytestmark = pytest.mark.integration
 

@@ -27,7 +27,7 @@ import yaml
 from tests.aws.conftest import NODES, SUBNET_CIDR
 from tests.conftest import needs_docker, needs_tool
 from tests.support.images import busybox_image
-from tests.support.moto import REGION, free_port
+from tests.support.motoserver import REGION, free_port
 from tests.support.rendered import files, render_yaml, user_data
 
 pytestmark = pytest.mark.integration
