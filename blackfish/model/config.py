@@ -21,13 +21,14 @@ import msgspec
 import yaml
 
 from blackfish.errors import ConfigError, Problem, UsageError
+from blackfish.model import aws  # provider: aws keys (issue 14), kept in their own module
 from blackfish.model.naming import is_dns_label, stack_name_problem
 
 DEFAULT_FILE = "nodes.yml"
 FILE_ENV = "BLACKFISH_NODES_YML"
 
 VAGRANT_PROVIDERS = ("virtualbox", "parallels", "libvirt", "vmware_desktop", "hyperv")
-PROVIDERS = VAGRANT_PROVIDERS + ("docker",)
+PROVIDERS = VAGRANT_PROVIDERS + ("docker", aws.PROVIDER)
 ROLES = ("consul-server", "swarm-manager", "docker-registry", "lb")
 LabelValue = Union[str, int, float, bool]
 
@@ -43,7 +44,7 @@ class PkiSpec(msgspec.Struct, **_STRUCT):
     name_constraints: bool = True
 
 
-class NodeSpec(msgspec.Struct, **_STRUCT):
+class NodeSpec(aws.AwsNodeKeys, **_STRUCT):
     ip: str
     name: Union[str, None] = None
     memory: int = 2048
@@ -54,7 +55,7 @@ class NodeSpec(msgspec.Struct, **_STRUCT):
     labels: dict[str, LabelValue] = {}
 
 
-class Config(msgspec.Struct, **_STRUCT):
+class Config(aws.AwsKeys, **_STRUCT):
     stack: str
     nodes: list[NodeSpec]
     provider: str = "virtualbox"
@@ -398,6 +399,7 @@ def _check(config: Config, doc: _Document) -> list[Problem]:
             hint = f"; did you mean {close[0]!r}?" if close else f"; expected one of: {', '.join(SERVICES)}"
             bad(["images", service], f"unknown service {service!r}{hint}", key=True)
     _check_labels(config.labels, ["labels"], bad)
+    aws.check(config, bad)
 
     if not config.nodes:
         bad(["nodes"], "must list at least one node", key=True)

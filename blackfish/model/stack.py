@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from blackfish.model import images
+from blackfish.model.aws import AwsSettings, settings as aws_settings
 from blackfish.model.config import Config, default_roles
 from blackfish.model.naming import default_node_name
 
@@ -102,6 +103,8 @@ class Stack:
     templates: Path | None = None
     node_image: str | None = None
     source: Path | None = None
+    # provider: aws (region, subnet, bucket, ...): None for stacks that name no region and subnet.
+    aws: AwsSettings | None = None
 
     @property
     def domain(self) -> str:
@@ -164,6 +167,7 @@ class Stack:
             "templates": str(self.templates) if self.templates else None,
             "node-image": self.node_image,
             "source": str(self.source) if self.source else None,
+            **({"aws": self.aws.to_record()} if self.aws else {}),
             "nodes": [
                 {"name": n.name, "ip": n.ip, "roles": list(n.roles), "memory": n.memory, "cpus": n.cpus, "labels": n.labels}
                 for n in self.nodes
@@ -192,7 +196,8 @@ class Stack:
                        influxdb_url=record.get("influxdb-url"),
                        pki_key=pki.get("key", "ecdsa-p256"), name_constraints=pki.get("name-constraints", True),
                        templates=_path(record.get("templates")), node_image=record.get("node-image"),
-                       source=_path(record.get("source")))
+                       source=_path(record.get("source")),
+                       aws=AwsSettings.from_record(record["aws"]) if record.get("aws") else None)
         except (KeyError, TypeError, AttributeError) as exc:
             # A stack.json written by hand or by another version: say so instead of a KeyError.
             from blackfish.errors import BlackfishError
@@ -245,6 +250,7 @@ def plan(config: Config, source: Path | None = None, provider: str | None = None
         templates=(base / config.templates) if config.templates else None,
         node_image=config.node_image,
         source=source,
+        aws=aws_settings(config, [n.name for n in nodes]),
     )
 
 

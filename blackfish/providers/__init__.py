@@ -19,6 +19,10 @@ def get(name: str) -> Provider:
         from blackfish.providers.docker.provider import DockerProvider
 
         return DockerProvider()
+    if name == "aws":
+        from blackfish.providers.aws.provider import AwsProvider
+
+        return AwsProvider()
     if name in VAGRANT_PROVIDERS:
         from blackfish.providers.vagrant.provider import VagrantProvider
 
