@@ -131,6 +131,10 @@ class Stack:
         return [n for n in self.nodes if n.is_registry]
 
     @property
+    def lbs(self) -> list[Node]:
+        return [n for n in self.nodes if n.is_lb]
+
+    @property
     def registry_host(self) -> str:
         return f"registry.service.{self.domain}:{REGISTRY_PORT}"
 
