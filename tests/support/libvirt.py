@@ -12,9 +12,9 @@
 The box (images/libvirt-box/build) boots its kernel directly; QEMU runs as libvirt-qemu and
 reads that kernel from the box's directory in VAGRANT_HOME, so VAGRANT_HOME is a shared
 directory others can traverse (/var/cache/blackfish/vagrant.d), not a 0700 temporary one.
-The box name carries its build key, because vagrant-libvirt names the disk image it uploads
-to the storage pool after the box name and version: a rebuilt box gets a new name, never a
-stale image. Run VM tests under the shared lock (flock /tmp/blackfish-docker.lock ...).
+The box name carries its build key, so boxes of different inputs (branches) live side by side
+in VAGRANT_HOME and the storage pool, never replacing one a VM still uses. Run VM tests
+under the shared lock (flock /tmp/blackfish-docker.lock ...).
 """
 
 from __future__ import annotations
