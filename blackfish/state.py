@@ -177,8 +177,8 @@ class StateDir:
             raise self._damaged("not a JSON object")
         return record
 
-    def _damaged(self, why: str) -> BlackfishError:
-        return BlackfishError(f"{self.path / RECORD}: damaged ({why}); remove it and run `blackfish up` again")
+    def _damaged(self, why: str) -> UsageError:
+        return UsageError(f"{self.path / RECORD}: damaged ({why}); remove it and run `blackfish up` again")
 
     def save_record(self, record: dict) -> None:
         self.write(RECORD, json.dumps(record, indent=2, sort_keys=True) + "\n", mode=0o600)

@@ -248,7 +248,7 @@ def test_secrets_are_generated_once_and_kept(tmp_path):
 
 
 MINIMAL = """
-    stack: one
+    stack: solo
     provider: docker
     admin-network: 10.242.0.0/24
     nodes:
@@ -263,7 +263,7 @@ def test_given_secrets_win_and_the_record_keeps_other_fields(tmp_path):
     state.update_record(**{"provider-booted": "docker"})
     render_yaml(MINIMAL, tmp_path)
     record = state.record()
-    assert record["provider-booted"] == "docker" and record["nodes"][0]["name"] == "one-01"
+    assert record["provider-booted"] == "docker" and record["nodes"][0]["name"] == "solo-01"
 
 
 def test_rkt_runtime_renders_rkt_units(tmp_path):
@@ -293,7 +293,7 @@ def test_a_user_template_overrides_one_file_and_can_extend_the_builtin(tmp_path)
     text += "    templates: mine\n"
     _, _, nodes = render_yaml(text, tmp_path)
     written = files(user_data(nodes[0]))
-    assert written["/etc/blackfish/hosts"] == "10.242.0.21 custom.one\n"
+    assert written["/etc/blackfish/hosts"] == "10.242.0.21 custom.solo\n"
     registry = yaml.safe_load(written["/etc/blackfish/registry/config.yml"])
     assert registry["storage"]["s3"] == {"bucket": "b"} and "filesystem" not in registry["storage"]
     assert "blackfish-consul.service" in units(user_data(nodes[0]))  # the rest is built-in
@@ -306,7 +306,7 @@ def test_a_broken_user_template_is_one_error_with_its_place(tmp_path):
     with pytest.raises(UsageError, match=r"hosts\.j2:2: template syntax error"):
         render_yaml(MINIMAL, tmp_path, templates=templates)
     (templates / "files/hosts.j2").write_text("ok\n{{ node.nickname }}\n")
-    with pytest.raises(UsageError, match=r"files/hosts\.j2:2: rendering the user-data of one-01: .*'nickname'"):
+    with pytest.raises(UsageError, match=r"files/hosts\.j2:2: rendering the user-data of solo-01: .*'nickname'"):
         render_yaml(MINIMAL, tmp_path, templates=templates)
     (templates / "files/hosts.j2").write_text('{% include "files/absent.j2" %}\n')
     with pytest.raises(UsageError, match=r"files/hosts\.j2:1: template 'files/absent.j2' not found"):
