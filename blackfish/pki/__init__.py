@@ -7,9 +7,10 @@
     ssh/id_ed25519(.pub)           the per-stack SSH key
 
 ensure_pki() is idempotent: it keeps every file that is still right (same bytes, same
-mtime) and re-issues only what changed or expires within 30 days. The CA follows the
-stack's settings: a new key kind, admin network or name-constraints setting replaces it
-(and so every certificate under it). ensure_pki() takes the state directory's lock
+mtime) and re-issues only what changed or expires within 30 days. The CA is never replaced
+implicitly: a damaged ca.pem, or one that no longer matches nodes.yml (key kind, admin
+network, name constraints), is an error until `certs rotate --ca` replaces it (and so every
+certificate under it). ensure_pki() takes the state directory's lock
 itself; StateDir.lock() is re-entrant, so callers may already hold it.
 """
 
@@ -79,15 +80,34 @@ def _ensure(stack: Stack, state: StateDir, renew: bool, renew_ca: bool) -> list[
 
 
 def _ensure_ca(stack: Stack, state: StateDir, renew: bool, written: list[str]):
+    """The stack's CA: made on the first run, replaced only by `certs rotate --ca` (renew).
+
+    A CA is what every node and every trust store holds: a damaged or mismatched one is an
+    error naming the file, never a silent new CA (issue 16, finding 3)."""
     permitted = certs.permitted_names(stack.domain, stack.admin_network) if stack.name_constraints else None
-    cert, key = certs.load(state.read(CA_CERT)), keys.from_pem(state.read(CA_KEY))
-    if not renew and cert is not None and key is not None and certs.ca_is_current(cert, key, stack.pki_key, permitted):
-        return cert, key
+    cert_data, key_data = state.read(CA_CERT), state.read(CA_KEY)
+    if not renew and (cert_data is not None or key_data is not None):
+        return _existing_ca(stack, state, cert_data, key_data, permitted)
     key = keys.generate(stack.pki_key)
     cert = certs.make_ca(stack.name, key, permitted)
-    # Key first: interrupted between the two writes, the next run sees a mismatch and starts over.
+    # Key first: interrupted between the two writes, the next run finds a key that is not the
+    # CA's and says to run `certs rotate --ca` again.
     _write(state, CA_KEY, keys.to_pem(key), KEY_MODE, written)
     _write(state, CA_CERT, _pem(cert), CERT_MODE, written)
+    return cert, key
+
+
+def _existing_ca(stack: Stack, state: StateDir, cert_data, key_data, permitted):
+    rotate = f"restore it from a backup, or replace the CA with `blackfish certs rotate --ca {stack.name}`"
+    for rel, data, parsed in ((CA_CERT, cert_data, certs.load(cert_data)), (CA_KEY, key_data, keys.from_pem(key_data))):
+        if data is None:
+            raise UsageError(f"{state.file(rel)}: missing while its pair is there; {rotate}")
+        if parsed is None:
+            raise UsageError(f"{state.file(rel)}: damaged (not a readable PEM {'certificate' if rel == CA_CERT else 'key'}); {rotate}")
+    cert, key = certs.load(cert_data), keys.from_pem(key_data)
+    if problem := certs.ca_problem(cert, key, stack.pki_key, permitted):
+        raise UsageError(f"{state.file(CA_CERT)}: {problem}; replace the CA with `blackfish certs rotate --ca {stack.name}` "
+                         "(then boot the nodes with their new user-data and run `certs install` again)")
     return cert, key
 
 
@@ -118,11 +138,16 @@ def _ensure_pfx(stack: Stack, state: StateDir, cert, key, ca_cert, written: list
 def _remove_departed_nodes(stack: Stack, state: StateDir) -> None:
     """Certificates of nodes no longer in nodes.yml go, so `certs show` lists only the stack."""
     base = state.file(NODES)
+    state.refuse_links(base)
     if not base.is_dir():
         return
     current = {n.name for n in stack.nodes}
     for entry in base.iterdir():
-        if entry.is_dir() and entry.name not in current:
+        if entry.name in current:
+            continue
+        if entry.is_symlink():
+            entry.unlink()  # the link only, never what it points to
+        elif entry.is_dir():
             shutil.rmtree(entry)
 
 

@@ -123,17 +123,21 @@ def leaf_is_current(cert: x509.Certificate, key: keys.PrivateKey, profile: Profi
     )
 
 
-def ca_is_current(cert: x509.Certificate, key: keys.PrivateKey, kind: str, permitted: list[x509.GeneralName] | None) -> bool:
-    """True when the CA matches its key, the key kind and the name constraints nodes.yml asks for."""
+def ca_problem(cert: x509.Certificate, key: keys.PrivateKey, kind: str, permitted: list[x509.GeneralName] | None) -> str | None:
+    """How the CA differs from its key and from what nodes.yml asks for (None when it does not)."""
     have = permitted_of(cert)
     basic = _extension(cert, x509.BasicConstraints)
-    return (
-        keys.same_public(cert.public_key(), key)
-        and keys.kind_of(key) == kind
-        and basic is not None and basic.ca
-        and (None if have is None else set(have)) == (None if permitted is None else set(permitted))
-        and _lasts(cert)
-    )
+    if not keys.same_public(cert.public_key(), key):
+        return "ca-key.pem is not the key of ca.pem (an interrupted `certs rotate --ca`?)"
+    if basic is None or not basic.ca:
+        return "ca.pem is not a CA certificate"
+    if keys.kind_of(key) != kind:
+        return f"the CA's key is {keys.kind_of(key)}, nodes.yml asks for {kind}"
+    if (None if have is None else set(have)) != (None if permitted is None else set(permitted)):
+        return "its name constraints differ from what nodes.yml asks for (stack, admin-network or pki.name-constraints changed)"
+    if not _lasts(cert):
+        return f"it expires on {cert.not_valid_after_utc:%Y-%m-%d}"
+    return None
 
 
 def permitted_of(cert: x509.Certificate) -> list[x509.GeneralName] | None:

@@ -103,8 +103,8 @@ def render_stack(stack: Stack, state: StateDir, templates: Path | None = None) -
         context = {
             "ca_pem": _read(state, pki.CA_CERT),
             "ssh_authorized_keys": [line for line in (_read(state, sshkey.PUBLIC).strip(), (stack.ssh_key or "").strip()) if line],
-            "consul_key": state.secret(CONSUL_KEY, stack.consul_key, generate=new_consul_key),
-            "registry_secret": state.secret(REGISTRY_SECRET, stack.registry_secret),
+            "consul_key": _checked_secret(state, CONSUL_KEY, stack.consul_key, new_consul_key),
+            "registry_secret": _checked_secret(state, REGISTRY_SECRET, stack.registry_secret, None),
         }
         rendered = [_write_node(stack, state, node, context, templates) for node in stack.nodes]
         state.update_record(**stack.to_record())
@@ -119,6 +119,24 @@ def _write_node(stack: Stack, state: StateDir, node: Node, context: dict, templa
     services = node_services(stack, node)
     return RenderedNode(node=node, path=state.file(rel), services=services, changed=changed,
                         images={s: stack.images[s] for s in services if s in stack.images})
+
+
+def _checked_secret(state: StateDir, name: str, given: str | None, generate) -> str:
+    """A secret from nodes.yml (checked there) or from secrets/<name>, which must pass the same
+    check: an emptied secrets/consul-key would render `encrypt = ""`, gossip in the clear."""
+    from blackfish.model.config import _is_consul_key
+
+    value = state.secret(name, given, generate=generate)
+    ok = _is_consul_key(value) if name == CONSUL_KEY else bool(_REGISTRY_SECRET.fullmatch(value))
+    if not ok:
+        what = "the base64 of 16 or 32 random bytes" if name == CONSUL_KEY else "at least 16 printable characters"
+        raise UsageError(f"{state.file('secrets/' + name)}: not a valid {name} (must be {what}); "
+                         "remove the file to have a new one generated")
+    return value
+
+
+# Printable ASCII without spaces: it is quoted into the registry's YAML configuration.
+_REGISTRY_SECRET = re.compile(r"[\x21-\x7e]{16,}")
 
 
 def new_consul_key() -> str:
@@ -141,8 +159,12 @@ def environment(user_templates: Path | None = None) -> jinja2.Environment:
     builtin = builtin_templates()
     loaders: list[jinja2.BaseLoader] = []
     if user_templates is not None:
-        if not Path(user_templates).is_dir():
-            why = "is not a directory" if Path(user_templates).exists() else "does not exist"
+        try:
+            is_dir, exists = Path(user_templates).is_dir(), Path(user_templates).exists()
+        except OSError as exc:  # a name too long for the file system, say
+            raise UsageError(f"templates directory {str(user_templates)[:80]}...: {exc.strerror}") from None
+        if not is_dir:
+            why = "is not a directory" if exists else "does not exist"
             raise UsageError(f"templates directory {user_templates} {why}")
         loaders.append(jinja2.FileSystemLoader(str(user_templates)))
     loaders += [jinja2.FileSystemLoader(str(builtin)), jinja2.PrefixLoader({"builtin": jinja2.FileSystemLoader(str(builtin))})]

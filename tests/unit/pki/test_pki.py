@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key, l
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from blackfish import pki
+from blackfish.errors import UsageError
 from blackfish.pki import certs
 from blackfish.state import StateDir
 from tests.support.pki import make_stack, snapshot
@@ -170,10 +171,14 @@ def test_certificates_expiring_within_30_days_are_reissued(state, monkeypatch):
     assert validity(load(state, "nodes/s-01/cert.pem")) > datetime.timedelta(days=800)
 
 
-def test_a_new_admin_network_replaces_the_ca_and_everything_under_it(state):
+def test_a_new_admin_network_needs_rotate_ca_which_replaces_everything_under_it(state):
     pki.ensure_pki(make_stack(), state)
-    old_ssh = state.read("ssh/id_ed25519")
-    written = pki.ensure_pki(make_stack(network="10.241.1.0/24", ips=("10.241.1.11", "10.241.1.12", "10.241.1.13")), state)
+    old_ssh, before = state.read("ssh/id_ed25519"), snapshot(state.path)
+    moved = make_stack(network="10.241.1.0/24", ips=("10.241.1.11", "10.241.1.12", "10.241.1.13"))
+    with pytest.raises(UsageError, match=r"ca\.pem: its name constraints differ .* `blackfish certs rotate --ca s`"):
+        pki.ensure_pki(moved, state)
+    assert snapshot(state.path) == before
+    written = pki.rotate(moved, state, ca=True)
     assert set(written) == LAYOUT - {"ssh/id_ed25519", "ssh/id_ed25519.pub", "client.pfx.password"}
     assert state.read("ssh/id_ed25519") == old_ssh
 
