@@ -14,7 +14,7 @@ from tests.conftest import needs_tool
 
 FILES = builtin_templates() / "files"
 SHELLS = [s for s in ("dash", "bash", "busybox") if shutil.which(s)]
-POSIX_SCRIPTS = ("swarm-bootstrap", "blackfish-hosts")
+POSIX_SCRIPTS = ("swarm-bootstrap", "blackfish-hosts", "drop-vagrant-keys")
 
 
 def shell_argv(shell: str) -> list[str]:
