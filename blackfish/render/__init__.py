@@ -78,7 +78,8 @@ def node_labels(stack: Stack, node: Node) -> list[str]:
 def render_user_data(stack: Stack, node: Node, context: dict, templates: Path | None = None) -> str:
     """The node's `#cloud-config` document.
 
-    `context` holds what is not in the stack: ca_pem, cert_pem, key_pem (this node's),
+    `context` holds what is not in the stack: ca_pem, clients_ca_pem, cert_pem, key_pem (this
+    node's), client_cert_pem, client_key_pem (a manager's engine-client pair, else empty),
     ssh_authorized_keys, consul_key, registry_secret. `templates` overrides stack.templates."""
     env = environment(templates if templates is not None else stack.templates)
     services = node_services(stack, node)
@@ -102,6 +103,7 @@ def render_stack(stack: Stack, state: StateDir, templates: Path | None = None) -
         pki.ensure_pki(stack, state)
         context = {
             "ca_pem": _read(state, pki.CA_CERT),
+            "clients_ca_pem": _read(state, pki.CLIENTS_CA_CERT),
             "ssh_authorized_keys": [line for line in (_read(state, sshkey.PUBLIC).strip(), (stack.ssh_key or "").strip()) if line],
             "consul_key": _checked_secret(state, CONSUL_KEY, stack.consul_key, new_consul_key),
             "registry_secret": _checked_secret(state, REGISTRY_SECRET, stack.registry_secret, None),
@@ -113,7 +115,10 @@ def render_stack(stack: Stack, state: StateDir, templates: Path | None = None) -
 
 def _write_node(stack: Stack, state: StateDir, node: Node, context: dict, templates: Path | None) -> RenderedNode:
     node_context = {**context, "cert_pem": _read(state, pki.node_cert(node.name)),
-                    "key_pem": _read(state, pki.node_key(node.name))}
+                    "key_pem": _read(state, pki.node_key(node.name)),
+                    # Only a manager gets an engine-client pair (docs/security.md).
+                    "client_cert_pem": _read(state, pki.manager_client_cert(node.name)) if node.is_manager else "",
+                    "client_key_pem": _read(state, pki.manager_client_key(node.name)) if node.is_manager else ""}
     rel = user_data_path(node.name)
     changed = state.write(rel, render_user_data(stack, node, node_context, templates), mode=USER_DATA_MODE)
     services = node_services(stack, node)

@@ -109,7 +109,7 @@ def test_daemon_json_has_tls_and_labels_and_never_hosts(full):
     assert "hosts" not in daemon
     assert daemon["tlsverify"] is True
     assert (daemon["tlscacert"], daemon["tlscert"], daemon["tlskey"]) == (
-        "/etc/docker/tls/ca.pem", "/etc/docker/tls/cert.pem", "/etc/docker/tls/key.pem")
+        "/etc/docker/tls/clients-ca.pem", "/etc/docker/tls/cert.pem", "/etc/docker/tls/key.pem")
     assert daemon["labels"] == ["io.blackfish.model.stack=lab", "io.blackfish.dc=west", "io.blackfish.node=lab-04",
                                 "env=test", "rack=r2", "ssd=true"]
     assert daemon["log-driver"] == "json-file" and daemon["log-opts"]["max-size"]
@@ -121,11 +121,18 @@ def test_the_node_gets_the_ca_its_own_certificate_and_key(full):
     assert written["/etc/docker/tls/ca.pem"] == (state.path / "ca.pem").read_text()
     assert written["/etc/docker/tls/cert.pem"] == (state.path / "nodes/lab-02/cert.pem").read_text()
     assert written["/etc/docker/tls/key.pem"] == (state.path / "nodes/lab-02/key.pem").read_text()
+    assert written["/etc/docker/tls/clients-ca.pem"] == (state.path / "clients-ca.pem").read_text()
+    # lab-02 is a manager: its engine-client pair reaches other engines and pushes to the registry.
+    assert written["/etc/docker/tls/client-key.pem"] == (state.path / "nodes/lab-02/client-key.pem").read_text()
     certs = "/etc/docker/certs.d/registry.service.lab:5000"
     assert written[f"{certs}/ca.crt"] == written["/etc/docker/tls/ca.pem"]
-    assert written[f"{certs}/client.key"] == written["/etc/docker/tls/key.pem"]
+    assert written[f"{certs}/client.key"] == written["/etc/docker/tls/client-key.pem"]
     modes = {f["path"]: f["permissions"] for f in user_data(nodes[1])["write_files"]}
-    assert modes["/etc/docker/tls/key.pem"] == modes[f"{certs}/client.key"] == "0600"
+    assert modes["/etc/docker/tls/key.pem"] == modes[f"{certs}/client.key"] == modes["/etc/docker/tls/client-key.pem"] == "0600"
+    # lab-04 is a worker: no engine-client pair; it pulls with its node certificate.
+    worker = files(user_data(nodes[3]))
+    assert "/etc/docker/tls/client-key.pem" not in worker
+    assert worker[f"{certs}/client.key"] == (state.path / "nodes/lab-04/key.pem").read_text()
     assert modes["/etc/blackfish/consul/consul.hcl"] == "0600"  # holds the gossip key
 
 
@@ -141,10 +148,11 @@ def test_no_private_key_but_the_nodes_own_and_never_the_ca_key(full):
     for node in nodes:
         text = node.path.read_text()
         own = (state.path / f"nodes/{node.node.name}/key.pem").read_text()
+        client = state.path / f"nodes/{node.node.name}/client-key.pem"
         doc = user_data(node)
         contents = "\n".join([*files(doc).values(), *units(doc).values()])
         keys = [m.group(0) for m in PEM_KEY.finditer(contents)]
-        assert keys and set(keys) == {own}
+        assert keys and set(keys) == {own} | ({client.read_text()} if node.node.is_manager else set())
         assert text.count("PRIVATE KEY-----") == 2 * len(keys)  # nothing hidden outside the contents
         assert ca_key.strip() not in text and client_key.strip() not in text
         assert ssh_private.strip().splitlines()[1] not in text
@@ -221,7 +229,8 @@ def test_the_registry_configuration(full):
     _, state, nodes = full
     config = yaml.safe_load(files(user_data(nodes[0]))["/etc/blackfish/registry/config.yml"])
     assert config["http"]["secret"] == (state.path / "secrets/registry-secret").read_text().strip()
-    assert config["http"]["tls"] == {"certificate": "/tls/cert.pem", "key": "/tls/key.pem", "clientcas": ["/tls/ca.pem"]}
+    # TLS and who may push are the front's (tests/integration/test_render_services.py); the registry is loopback only.
+    assert config["http"]["addr"] == "127.0.0.1:5001" and "tls" not in config["http"]
     assert config["storage"]["filesystem"] == {"rootdirectory": "/var/lib/registry"}
     registry = units(user_data(nodes[0]))["blackfish-registry.service"]
     assert "--label SERVICE_NAME=registry" in registry and "/etc/distribution/config.yml:ro" in registry
