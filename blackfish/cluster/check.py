@@ -155,10 +155,12 @@ def _consul(stack: Stack, state: StateDir) -> Result:
     import consul
 
     errors = []
+    # Consul denies by default (docs/security.md): the operator asks with the management token.
+    token = (state.read("secrets/consul-token-management") or b"").decode().strip() or None
     for server in have:
         try:
             client = consul.Consul(host=server.ip, port=8501, scheme="https", verify=str(state.file("ca.pem")),
-                                   cert=(str(state.file("cert.pem")), str(state.file("key.pem"))), timeout=5)
+                                   cert=(str(state.file("cert.pem")), str(state.file("key.pem"))), timeout=5, token=token)
             members = client.agent.members()
         except Exception as exc:  # the next server may answer
             errors.append(f"{server.name}: {engines.describe_error(exc)}")

@@ -26,6 +26,7 @@ from blackfish.pki import sshkey
 from blackfish.errors import UsageError
 from blackfish.model.stack import Node, Stack
 from blackfish.state import StateDir
+from blackfish.render import consul_tokens
 from blackfish.render.templates_dir import builtin_templates
 
 USER_DATA_TEMPLATE = "cloud-config.yml.j2"
@@ -105,8 +106,9 @@ def render_stack(stack: Stack, state: StateDir, templates: Path | None = None) -
             "ca_pem": _read(state, pki.CA_CERT),
             "clients_ca_pem": _read(state, pki.CLIENTS_CA_CERT),
             "ssh_authorized_keys": [line for line in (_read(state, sshkey.PUBLIC).strip(), (stack.ssh_key or "").strip()) if line],
-            "consul_key": _checked_secret(state, CONSUL_KEY, stack.consul_key, new_consul_key),
-            "registry_secret": _checked_secret(state, REGISTRY_SECRET, stack.registry_secret, None),
+            "consul_key": checked_secret(state, CONSUL_KEY, stack.consul_key, new_consul_key),
+            "registry_secret": checked_secret(state, REGISTRY_SECRET, stack.registry_secret, None),
+            "consul_tokens": consul_tokens.ensure(stack, state),
         }
         rendered = [_write_node(stack, state, node, context, templates) for node in stack.nodes]
         state.update_record(**stack.to_record())
@@ -126,22 +128,26 @@ def _write_node(stack: Stack, state: StateDir, node: Node, context: dict, templa
                         images={s: stack.images[s] for s in services if s in stack.images})
 
 
-def _checked_secret(state: StateDir, name: str, given: str | None, generate) -> str:
+def checked_secret(state: StateDir, name: str, given: str | None, generate, rule: tuple | None = None) -> str:
     """A secret from nodes.yml (checked there) or from secrets/<name>, which must pass the same
-    check: an emptied secrets/consul-key would render `encrypt = ""`, gossip in the clear."""
+    check: an emptied secrets/consul-key would render `encrypt = ""`, gossip in the clear.
+    rule: (pattern, what it must be); by default the one for name."""
     from blackfish.model.config import _is_consul_key
 
     value = state.secret(name, given, generate=generate)
-    ok = _is_consul_key(value) if name == CONSUL_KEY else bool(_REGISTRY_SECRET.fullmatch(value))
+    pattern, what = rule or _SECRET_RULES[name]
+    ok = _is_consul_key(value) if pattern is None else bool(pattern.fullmatch(value))
     if not ok:
-        what = "the base64 of 16 or 32 random bytes" if name == CONSUL_KEY else "at least 16 printable characters"
         raise UsageError(f"{state.file('secrets/' + name)}: not a valid {name} (must be {what}); "
                          "remove the file to have a new one generated")
     return value
 
 
-# Printable ASCII without spaces: it is quoted into the registry's YAML configuration.
-_REGISTRY_SECRET = re.compile(r"[\x21-\x7e]{16,}")
+_SECRET_RULES = {
+    CONSUL_KEY: (None, "the base64 of 16 or 32 random bytes"),
+    # Printable ASCII without spaces: it is quoted into the registry's YAML configuration.
+    REGISTRY_SECRET: (re.compile(r"[\x21-\x7e]{16,}"), "at least 16 printable characters"),
+}
 
 
 def new_consul_key() -> str:
