@@ -125,11 +125,13 @@ def _await_tasks(service, stack: Stack, hostnames: dict[str, str], timeout: floa
 
 
 def _registry(stack: Stack, state: StateDir, image: str, ready: bool) -> Result:
-    """Push from the first node, pull on another (the last), both through their engines."""
+    """Push from the first manager (only managers and operators may push, docs/security.md),
+    pull on another node (the last), both through their engines."""
     target = stack.registry_host
     if not ready:
         return Result("registry", target, SKIP, f"the check image {image} is not on every node (see the service check)")
-    pusher, puller = stack.nodes[0], stack.nodes[-1]
+    pusher = stack.first_manager
+    puller = next((n for n in reversed(stack.nodes) if n is not pusher), pusher)
     repository, tag = f"{target}/blackfish-check", secrets.token_hex(4)
     try:
         _on(pusher, state, lambda e: e.images.get(image).tag(repository, tag))

@@ -13,10 +13,9 @@ still drives every engine.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
+from tests.cluster.test_docker_cluster import wait_for
 from tests.support.cluster import registry_image
 from tests.support.images import busybox_image
 from tests.support.service_images import haproxy_image
@@ -45,16 +44,6 @@ WORKER_TLS = ["--tlsverify", "--tlscacert", "/etc/docker/tls/ca.pem",
               "--tlscert", "/etc/docker/tls/cert.pem", "--tlskey", "/etc/docker/tls/key.pem"]
 VAGRANT_ED25519 = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIN1YdxBpNlzxDqfJyw/QKow1F+wvG9hXGoqiysfJOn5Y "
                    "vagrant insecure public key")
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
-        time.sleep(1)
 
 
 @pytest.fixture(scope="module")
