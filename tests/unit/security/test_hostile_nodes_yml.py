@@ -179,3 +179,17 @@ def test_finding_10_a_lone_surrogate_is_refused_with_its_place(tmp_path):
 def test_finding_10_a_20000_character_value_is_refused(tmp_path):
     result = validate(tmp_path, BASE + "templates: " + "a" * 20000 + "\n")
     assert_refused(result, "nodes.yml:4:12: templates: a value may be at most 4096 characters long, this one has 20000")
+
+
+def test_finding_10_a_bad_admin_network_in_stack_json_is_bad_input(bf_home, tmp_path):
+    (bf_home / "demo").mkdir(parents=True)
+    (bf_home / "demo" / "stack.json").write_text(
+        '{"stack": "demo", "dc": "dc1", "admin-network": "192.168.56.0/33", "provider": "docker", "nodes": '
+        '[{"name": "demo-01", "ip": "192.168.56.10", "roles": ["consul-server", "swarm-manager"]}]}')
+    result = blackfish("status", "demo", cwd=tmp_path)
+    assert_no_traceback(result)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "blackfish: error: stack.json of stack 'demo' is damaged (admin-network: not a network in CIDR form "
+        "(like 192.168.56.0/24): '192.168.56.0/33' does not appear to be an IPv4 or IPv6 network); "
+        "run `blackfish up` to write it again")
