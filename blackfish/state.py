@@ -108,7 +108,7 @@ class StateDir:
             return False
         self.ensure()
         self._make_dirs(target.parent)
-        # The PID in the name lets a later command remove what a killed one left (sweep_temporaries).
+        # The PID in the name lets a later command remove what a killed one left (tidy).
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=TMP_SUFFIX)
         try:
             os.fchmod(fd, mode)

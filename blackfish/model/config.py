@@ -360,9 +360,7 @@ _IMAGE_REF = re.compile(r"([A-Za-z0-9.-]+(:\d{1,5})?/)?[a-z0-9]+([._-][a-z0-9]+)
 
 def stack_name_problem(name: str) -> str | None:
     """Why name cannot be a stack's name (None when it can); for nodes.yml and the command line."""
-    from blackfish.model.naming import RESERVED_STACK_NAMES
-
-    from blackfish.model.naming import is_public_suffix
+    from blackfish.model.naming import RESERVED_STACK_NAMES, is_public_suffix
 
     if not _DNS_LABEL.fullmatch(name):
         return "must be a DNS label (lowercase letters, digits and '-', at most 63 characters): it is the cluster's DNS domain"
