@@ -6,6 +6,7 @@ exits 2 with one FILE:LINE:COL line per problem and no traceback.
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -46,11 +47,16 @@ def test_finding_1_the_dnsmasq_injection_value_is_refused(tmp_path):
     assert_refused(result, "nodes.yml:3:9: nodes[0].ip: a value may not contain control characters or line breaks (found '\\n')")
 
 
+def write_record(home, network: str = "192.168.56.0/24", ip: str = "192.168.56.10") -> None:
+    """A stack.json for stack demo, as written by hand or damaged (the values go in as given)."""
+    (home / "demo").mkdir(parents=True)
+    (home / "demo" / "stack.json").write_text(json.dumps({
+        "stack": "demo", "dc": "dc1", "admin-network": network, "provider": "docker",
+        "nodes": [{"name": "demo-01", "ip": ip, "roles": ["consul-server", "swarm-manager"]}]}))
+
+
 def test_finding_1_a_zone_id_in_stack_json_never_reaches_the_dnsmasq_file(bf_home, tmp_path):
-    (bf_home / "demo").mkdir(parents=True)
-    (bf_home / "demo" / "stack.json").write_text(
-        '{"stack": "demo", "dc": "dc1", "admin-network": "192.168.56.0/24", "provider": "docker", "nodes": '
-        '[{"name": "demo-01", "ip": "192.168.56.10%lo\\nserver=6.6.6.6", "roles": ["consul-server", "swarm-manager"]}]}')
+    write_record(bf_home, ip="192.168.56.10%lo\nserver=6.6.6.6")
     result = blackfish("dns", "demo", "--via", "networkmanager", "--dry-run", cwd=tmp_path)
     assert_no_traceback(result)
     assert result.returncode == 2
@@ -182,10 +188,7 @@ def test_finding_10_a_20000_character_value_is_refused(tmp_path):
 
 
 def test_finding_10_a_bad_admin_network_in_stack_json_is_bad_input(bf_home, tmp_path):
-    (bf_home / "demo").mkdir(parents=True)
-    (bf_home / "demo" / "stack.json").write_text(
-        '{"stack": "demo", "dc": "dc1", "admin-network": "192.168.56.0/33", "provider": "docker", "nodes": '
-        '[{"name": "demo-01", "ip": "192.168.56.10", "roles": ["consul-server", "swarm-manager"]}]}')
+    write_record(bf_home, network="192.168.56.0/33")
     result = blackfish("status", "demo", cwd=tmp_path)
     assert_no_traceback(result)
     assert result.returncode == 2
