@@ -30,6 +30,7 @@ RECORD = "stack.json"  # blackfish.record
 LOCK = ".lock"
 SECRETS = "secrets"  # secrets/<name>, generated secrets (0600)
 CA_CERT, CA_KEY = "ca.pem", "ca-key.pem"
+CLIENTS_CA_CERT, CLIENTS_CA_KEY = "clients-ca.pem", "clients-ca-key.pem"  # the CA engines trust (docs/security.md)
 # With ca.pem, these make the directory a DOCKER_CERT_PATH for the docker CLI.
 CLIENT_CERT, CLIENT_KEY = "cert.pem", "key.pem"
 CLIENT_PFX, CLIENT_PFX_PASSWORD = "client.pfx", "client.pfx.password"
@@ -47,9 +48,23 @@ def node_key(name: str) -> str:
     return f"{NODES}/{name}/{CLIENT_KEY}"
 
 
+def manager_client_cert(name: str) -> str:
+    """A manager's engine-client certificate, from the clients CA."""
+    return f"{NODES}/{name}/client-cert.pem"
+
+
+def manager_client_key(name: str) -> str:
+    return f"{NODES}/{name}/client-key.pem"
+
+
 def user_data_path(node_name: str) -> str:
     """Where a node's user-data lives, relative to the state directory."""
     return f"{NODES}/{node_name}/user-data"
+
+
+TMP_SUFFIX = ".tmp"
+# Files that may be world-readable (inside the 0700 directory): certificates and public keys.
+PUBLIC_SUFFIXES = ("ca.pem", "cert.pem", ".pub")
 
 
 def home() -> Path:
@@ -81,7 +96,13 @@ class StateDir:
         return (self.path / RECORD).is_file()
 
     def ensure(self) -> Path:
-        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # BLACKFISH_HOME and the stack's directory are 0700 whatever the umask (issue 16, 11):
+        # mkdir(parents=True) would give the home the umask's mode.
+        for directory in (self.path.parent, self.path):
+            if not directory.is_dir():
+                directory.parent.mkdir(parents=True, exist_ok=True)
+                directory.mkdir(mode=0o700, exist_ok=True)
+                os.chmod(directory, 0o700)
         os.chmod(self.path, 0o700)
         return self.path
 
@@ -89,10 +110,21 @@ class StateDir:
         return self.path / rel
 
     def read(self, rel: str | Path) -> bytes | None:
+        self.refuse_links(self.path / rel)
         try:
             return (self.path / rel).read_bytes()
         except FileNotFoundError:
             return None
+
+    def refuse_links(self, target: Path) -> None:
+        """Blackfish neither reads nor writes through a symbolic link inside the state directory:
+        a linked nodes/<n> would put a node's private key wherever the link points."""
+        inside = self.path
+        for part in target.relative_to(self.path).parts:
+            inside = inside / part
+            if inside.is_symlink():
+                raise UsageError(f"{inside} is a symbolic link; blackfish does not follow links in its state "
+                                 "directory: remove it and run the command again")
 
     def write(self, rel: str | Path, data: bytes | str, mode: int = 0o600) -> bool:
         """Write atomically; keep the file (bytes and mtime) when the content is unchanged.
@@ -101,13 +133,15 @@ class StateDir:
         if isinstance(data, str):
             data = data.encode()
         target = self.path / rel
+        self.refuse_links(target)
         if target.is_file() and target.read_bytes() == data:
             if (target.stat().st_mode & 0o777) != mode:
                 os.chmod(target, mode)
             return False
         self.ensure()
         self._make_dirs(target.parent)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        # The PID in the name lets a later command remove what a killed one left (tidy).
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=TMP_SUFFIX)
         try:
             os.fchmod(fd, mode)
             with os.fdopen(fd, "wb") as f:
@@ -150,12 +184,14 @@ class StateDir:
             raise self._busy()
         try:
             if held.depth == 0:
-                held.file = open(self.path / LOCK, "a")
+                held.file = os.fdopen(os.open(self.path / LOCK, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a")
+                os.fchmod(held.file.fileno(), 0o600)
                 try:
                     fcntl.flock(held.file, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
                 except BlockingIOError:
                     held.file.close()
                     raise self._busy() from None
+                self.tidy()
             held.depth += 1
             try:
                 yield
@@ -166,6 +202,23 @@ class StateDir:
                     held.file.close()
         finally:
             held.owner.release()
+
+    def tidy(self) -> None:
+        """Repair what an interrupted or careless past left: temporary files of writers that
+        died (kill -9 mid-write leaves a private key in `.key.pem.<pid>.*.tmp`), and modes
+        loosened by hand or by a umask (directories 0700, private files 0600). Runs whenever
+        a command takes the lock; never follows a link."""
+        for directory, dirs, files in os.walk(self.path):
+            _tighten(Path(directory), 0o700)
+            for name in files:
+                path = Path(directory, name)
+                if path.is_symlink():
+                    continue
+                if name.endswith(TMP_SUFFIX) and not _writer_alive(name):
+                    with contextlib.suppress(FileNotFoundError):
+                        path.unlink()
+                    continue
+                _tighten(path, 0o644 if name.endswith(PUBLIC_SUFFIXES) else 0o600)
 
     def _busy(self) -> BlackfishError:
         return BlackfishError(f"another blackfish command is working on stack {self.stack!r}; try again when it ends")
@@ -197,9 +250,33 @@ class StateDir:
             raise self._damaged("not a JSON object")
         return record
 
-    def _damaged(self, why: str) -> BlackfishError:
-        return BlackfishError(f"{self.path / RECORD}: damaged ({why}); remove it and run `blackfish up` again")
+    def _damaged(self, why: str) -> UsageError:
+        return UsageError(f"{self.path / RECORD}: damaged ({why}); remove it and run `blackfish up` again")
 
     def save_record(self, record: dict) -> None:
         self.write(RECORD, json.dumps(record, indent=2, sort_keys=True) + "\n", mode=0o600)
 
+
+
+def _tighten(path: Path, allowed: int) -> None:
+    """Clear the mode bits of path that allowed does not grant (never loosens)."""
+    try:
+        mode = path.lstat().st_mode & 0o777
+        if mode & ~allowed:
+            os.chmod(path, mode & allowed)
+    except FileNotFoundError:
+        pass
+
+
+def _writer_alive(tmp_name: str) -> bool:
+    """Whether the process that made `.<name>.<pid>.<random>.tmp` still runs (True when unknown)."""
+    parts = tmp_name.rsplit(".", 3)
+    if len(parts) != 4 or not parts[1].isdigit():
+        return True
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

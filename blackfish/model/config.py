@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import difflib
-import ipaddress
 import os
 import re
 import typing
@@ -22,6 +21,7 @@ import yaml
 
 from blackfish.errors import ConfigError, Problem, UsageError
 from blackfish.model import aws  # provider: aws keys (issue 14), kept in their own module
+from blackfish.model import bounded_yaml, netaddr
 from blackfish.model.naming import is_dns_label, stack_name_problem
 
 DEFAULT_FILE = "nodes.yml"
@@ -111,7 +111,9 @@ def resolve_path(option: str | None) -> Path:
 def load(path: Path) -> LoadedConfig:
     """Read, decode and check a nodes file; raise ConfigError listing every problem."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = bounded_yaml.read_text(path)
+    except bounded_yaml.LimitError as exc:
+        raise ConfigError([Problem(str(path), 1, 1, "", exc.message)]) from None
     except FileNotFoundError:
         raise UsageError(
             f"{path}: no such file (choose one with -f/--file or ${FILE_ENV}, "
@@ -155,7 +157,7 @@ class _Document:
     def __init__(self, text: str, filename: str):
         self.filename = filename
         self.root: yaml.Node | None = None
-        loader = yaml.SafeLoader(text)
+        loader = bounded_yaml.Loader(text)
         try:
             self.root = loader.get_single_node()
             self.data = loader.construct_document(self.root) if self.root is not None else None
@@ -165,6 +167,8 @@ class _Document:
             raise ConfigError([self._problem_at(mark, "", f"YAML syntax error: {message}")]) from None
         except yaml.YAMLError as exc:
             raise ConfigError([Problem(filename, 1, 1, "", f"YAML error: {exc}")]) from None
+        except bounded_yaml.LimitError as exc:
+            raise ConfigError([self._problem_at(exc.mark, "", exc.message)]) from None
         finally:
             loader.dispose()
         self._check_keys()
@@ -226,6 +230,8 @@ class _Document:
             elif isinstance(node, yaml.SequenceNode):
                 for i, item in enumerate(node.value):
                     walk(item, path + [i])
+            elif isinstance(node, yaml.ScalarNode) and (why := bounded_yaml.scalar_problem(node.value)):
+                problems.append(self._problem_at(node.start_mark, _format_path(path), why))
 
         walk(self.root, [])
         if problems:
@@ -342,8 +348,14 @@ def _short(value) -> str:
 
 # --- checks on the decoded config ----------------------------------------------------
 
-_SSH_PUBLIC_KEY = re.compile(r"^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-\S+)\s+[A-Za-z0-9+/=]+(\s.*)?$")
-_HOST_PORT = re.compile(r"^[A-Za-z0-9.-]+:\d{1,5}$")
+# Every pattern is applied with fullmatch: `$` also matches before a final newline (issue 16).
+_SSH_PUBLIC_KEY = re.compile(r"(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-[\w@.-]+) +[A-Za-z0-9+/=]+( [^\n]*)?")
+_HOST_PORT = re.compile(r"[A-Za-z0-9.-]+:\d{1,5}")
+# An http(s) URL without credentials, quotes, spaces or `$` (telegraf expands $VARS in its config).
+_HTTP_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[A-Za-z0-9._~/%-]*)?(\?[A-Za-z0-9._~=&%-]*)?")
+# A docker image reference: [registry[:port]/]path[:tag][@sha256:digest], lowercase path.
+_IMAGE_REF = re.compile(r"([A-Za-z0-9.-]+(:\d{1,5})?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*"
+                        r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?")
 
 
 def provider_problem(name: str) -> str | None:
@@ -372,32 +384,41 @@ def _check(config: Config, doc: _Document) -> list[Problem]:
 
     network = None
     try:
-        network = ipaddress.ip_network(config.admin_network, strict=True)
+        network = netaddr.parse_network(config.admin_network)
     except ValueError as exc:
-        bad(["admin-network"], f"not a network in CIDR form (like 192.168.56.0/24): {exc}")
+        bad(["admin-network"], str(exc))
+    else:
+        if config.pki.name_constraints and not netaddr.is_private(network):
+            bad(["admin-network"], f"{network} is not private address space: the stack's CA, constrained to it, could vouch "
+                "for hosts on the internet; use a private network (like 192.168.56.0/24), or set "
+                "`pki: {name-constraints: false}` knowingly (then `certs install` refuses the CA)")
 
-    if config.id is not None and not LABEL_VALUE.match(config.id):
+    if config.id is not None and not LABEL_VALUE.fullmatch(config.id):
         bad(["id"], "may not contain spaces, quotes, '$', '`' or '\\' (it becomes the engine label io.blackfish.id)")
     if config.consul_joinip is not None:
         try:
-            ipaddress.ip_address(config.consul_joinip)
+            netaddr.parse_ip(config.consul_joinip)
         except ValueError:
             bad(["consul-joinip"], f"not an IP address: {config.consul_joinip!r}")
     if config.consul_key is not None and not _is_consul_key(config.consul_key):
         bad(["consul-key"], "must be the base64 encoding of 16 or 32 random bytes (generate one with `consul keygen` or leave it out)")
     if config.registry_secret is not None and len(config.registry_secret) < 16:
         bad(["registry-secret"], "must be at least 16 characters (or leave it out to have one generated)")
-    if config.ssh_key is not None and not _SSH_PUBLIC_KEY.match(config.ssh_key.strip()):
+    if config.ssh_key is not None and not _SSH_PUBLIC_KEY.fullmatch(config.ssh_key.strip(" ")):
         bad(["ssh-key"], "must be an SSH public key line (like 'ssh-ed25519 AAAA... you@host')")
-    if config.journald_sink is not None and not _HOST_PORT.match(config.journald_sink):
+    if config.journald_sink is not None and not _HOST_PORT.fullmatch(config.journald_sink):
         bad(["journald-sink"], "must be HOST:PORT")
-    if config.influxdb_url is not None and not re.match(r"^https?://[^/\s]+", config.influxdb_url):
+    if config.influxdb_url is not None and not _HTTP_URL.fullmatch(config.influxdb_url):
         bad(["influxdb-url"], "must be an http:// or https:// URL")
     for service in config.images:
         if service not in SERVICES:
             close = difflib.get_close_matches(service, SERVICES, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else f"; expected one of: {', '.join(SERVICES)}"
             bad(["images", service], f"unknown service {service!r}{hint}", key=True)
+        elif not _IMAGE_REF.fullmatch(config.images[service]):
+            bad(["images", service], f"{config.images[service]!r} is not an image reference (like registry:3.1.1 or host:5000/team/consul:2.0)")
+    if config.node_image is not None and not _IMAGE_REF.fullmatch(config.node_image):
+        bad(["node-image"], f"{config.node_image!r} is not an image reference (like blackfish-node:latest)")
     _check_labels(config.labels, ["labels"], bad)
     aws.check(config, bad)
 
@@ -414,7 +435,7 @@ def _check(config: Config, doc: _Document) -> list[Problem]:
             bad(here + (["name"] if node.name is not None else []), f"duplicate node name {name!r} (also nodes[{names[name]}])")
         names.setdefault(name, i)
         try:
-            ip = ipaddress.ip_address(node.ip)
+            ip = netaddr.parse_ip(node.ip)
         except ValueError:
             bad(here + ["ip"], f"not an IP address: {node.ip!r}")
         else:
@@ -451,18 +472,18 @@ def _check(config: Config, doc: _Document) -> list[Problem]:
     return problems
 
 
-_LABEL_KEY = re.compile(r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?(/[A-Za-z0-9._-]+)*$")
+_LABEL_KEY = re.compile(r"[a-z0-9]([a-z0-9._-]*[a-z0-9])?(/[A-Za-z0-9._-]+)*")
 
 
 # Label values travel through the node's shell scripts (swarm node labels): keep them word-safe.
-LABEL_VALUE = re.compile(r"""^[^\s'"$`\\]*$""")
+LABEL_VALUE = re.compile(r"""[^\s'"$`\\]*""")
 
 
 def _check_labels(labels: dict, path: list, bad) -> None:
     for key, value in labels.items():
-        if not _LABEL_KEY.match(key):
+        if not _LABEL_KEY.fullmatch(key):
             bad(path + [key], f"label key {key!r} must use lowercase letters, digits, '.', '-' and '_'", key=True)
-        elif not LABEL_VALUE.match(str(value)):
+        elif not LABEL_VALUE.fullmatch(str(value)):
             bad(path + [key], "a label value may not contain spaces, quotes, '$', '`' or '\\'")
 
 

@@ -12,7 +12,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from blackfish.model import images
+from blackfish.model import images, netaddr
 from blackfish.model.aws import AwsSettings, settings as aws_settings
 from blackfish.model.config import Config, default_roles
 from blackfish.model.naming import default_node_name
@@ -191,23 +191,55 @@ class Stack:
             )
             pki = record.get("pki", {})
             box = record.get("box", FLATCAR_BOX)
-            return cls(name=name, dc=dc, admin_network=record["admin-network"], provider=record["provider"], nodes=nodes,
-                       box=box, box_url=record.get("box-url", FLATCAR_BOX_URL if box == FLATCAR_BOX else None),
-                       runtime=record.get("runtime", "docker"), labels=record.get("labels", {}),
-                       images=images.resolve(record.get("images", {})), id=record.get("id"),
-                       consul_joinip=record.get("consul-joinip"), ssh_key=record.get("ssh-key"),
-                       private_ssh_key=record.get("private-ssh-key"), journald_sink=record.get("journald-sink"),
-                       influxdb_url=record.get("influxdb-url"),
-                       pki_key=pki.get("key", "ecdsa-p256"), name_constraints=pki.get("name-constraints", True),
-                       templates=_path(record.get("templates")), node_image=record.get("node-image"),
-                       source=_path(record.get("source")),
-                       aws=AwsSettings.from_record(record["aws"]) if record.get("aws") else None)
+            stack = cls(name=name, dc=dc, admin_network=record["admin-network"], provider=record["provider"], nodes=nodes,
+                        box=box, box_url=record.get("box-url", FLATCAR_BOX_URL if box == FLATCAR_BOX else None),
+                        runtime=record.get("runtime", "docker"), labels=record.get("labels", {}),
+                        images=images.resolve(record.get("images", {})), id=record.get("id"),
+                        consul_joinip=record.get("consul-joinip"), ssh_key=record.get("ssh-key"),
+                        private_ssh_key=record.get("private-ssh-key"), journald_sink=record.get("journald-sink"),
+                        influxdb_url=record.get("influxdb-url"),
+                        pki_key=pki.get("key", "ecdsa-p256"), name_constraints=pki.get("name-constraints", True),
+                        templates=_path(record.get("templates")), node_image=record.get("node-image"),
+                        source=_path(record.get("source")),
+                        aws=AwsSettings.from_record(record["aws"]) if record.get("aws") else None)
         except (KeyError, TypeError, AttributeError) as exc:
             # A stack.json written by hand or by another version: say so instead of a KeyError.
-            from blackfish.errors import BlackfishError
+            raise _damaged_record(record, f"is incomplete ({type(exc).__name__}: {exc})") from None
+        if problem := _record_problem(stack):
+            raise _damaged_record(record, f"is damaged ({problem})")
+        return stack
 
-            raise BlackfishError(f"stack.json of stack {record.get('stack')!r} is incomplete ({type(exc).__name__}: {exc}); "
-                                 "run `blackfish up` to write it again") from None
+
+def _damaged_record(record: dict, why: str):
+    from blackfish.errors import UsageError
+
+    return UsageError(f"stack.json of stack {record.get('stack')!r} {why}; run `blackfish up` to write it again")
+
+
+def _record_problem(stack: Stack) -> str | None:
+    """What makes a recorded stack unusable: its values reach the same files nodes.yml's do
+    (the dnsmasq file of `blackfish dns`, user-data), so they pass the same checks."""
+    from blackfish.model.config import LABEL_VALUE
+    from blackfish.model.naming import is_dns_label, stack_name_problem
+
+    try:
+        netaddr.parse_network(stack.admin_network)
+    except ValueError as exc:
+        return f"admin-network: {exc}"
+    if not all(isinstance(v, str) for v in (stack.name, stack.dc, stack.provider)):
+        return "stack, dc and provider must be strings"
+    if (problem := stack_name_problem(stack.name)) or not is_dns_label(stack.dc):
+        return f"stack {stack.name!r}: {problem}" if problem else f"dc {stack.dc!r} is not a DNS label"
+    for i, node in enumerate(stack.nodes):
+        if not isinstance(node.name, str) or not is_dns_label(node.name):
+            return f"nodes[{i}].name: {node.name!r} is not a DNS label"
+        try:
+            netaddr.parse_ip(node.ip)
+        except ValueError as exc:
+            return f"nodes[{i}].ip: {exc}"
+        if not all(isinstance(v, str) and LABEL_VALUE.fullmatch(f"{k}={v}") for k, v in node.labels.items()):
+            return f"nodes[{i}].labels: not word-safe text"
+    return None
 
 
 def _path(value: str | None) -> Path | None:

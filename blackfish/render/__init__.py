@@ -25,6 +25,7 @@ from blackfish import pki, record
 from blackfish.pki import sshkey
 from blackfish.errors import UsageError
 from blackfish.model.stack import Node, Stack
+from blackfish.render import consul_tokens
 from blackfish.state import StateDir, user_data_path
 from blackfish.render.templates_dir import builtin_templates
 
@@ -73,7 +74,8 @@ def node_labels(stack: Stack, node: Node) -> list[str]:
 def render_user_data(stack: Stack, node: Node, context: dict, templates: Path | None = None) -> str:
     """The node's `#cloud-config` document.
 
-    `context` holds what is not in the stack: ca_pem, cert_pem, key_pem (this node's),
+    `context` holds what is not in the stack: ca_pem, clients_ca_pem, cert_pem, key_pem (this
+    node's), client_cert_pem, client_key_pem (a manager's engine-client pair, else empty),
     ssh_authorized_keys, consul_key, registry_secret. `templates` overrides stack.templates."""
     env = environment(templates if templates is not None else stack.templates)
     services = node_services(stack, node)
@@ -97,9 +99,11 @@ def render_stack(stack: Stack, state: StateDir, templates: Path | None = None) -
         pki.ensure_pki(stack, state)
         context = {
             "ca_pem": _read(state, pki.CA_CERT),
+            "clients_ca_pem": _read(state, pki.CLIENTS_CA_CERT),
             "ssh_authorized_keys": [line for line in (_read(state, sshkey.PUBLIC).strip(), (stack.ssh_key or "").strip()) if line],
-            "consul_key": state.secret(CONSUL_KEY, stack.consul_key, generate=new_consul_key),
-            "registry_secret": state.secret(REGISTRY_SECRET, stack.registry_secret),
+            "consul_key": checked_secret(state, CONSUL_KEY, stack.consul_key, new_consul_key),
+            "registry_secret": checked_secret(state, REGISTRY_SECRET, stack.registry_secret, None),
+            "consul_tokens": consul_tokens.ensure(stack, state),
         }
         rendered = [_write_node(stack, state, node, context, templates) for node in stack.nodes]
         record.save_plan(state, stack)  # never what booted the stack: that is `up`'s
@@ -108,12 +112,37 @@ def render_stack(stack: Stack, state: StateDir, templates: Path | None = None) -
 
 def _write_node(stack: Stack, state: StateDir, node: Node, context: dict, templates: Path | None) -> RenderedNode:
     node_context = {**context, "cert_pem": _read(state, pki.node_cert(node.name)),
-                    "key_pem": _read(state, pki.node_key(node.name))}
+                    "key_pem": _read(state, pki.node_key(node.name)),
+                    # Only a manager gets an engine-client pair (docs/security.md).
+                    "client_cert_pem": _read(state, pki.manager_client_cert(node.name)) if node.is_manager else "",
+                    "client_key_pem": _read(state, pki.manager_client_key(node.name)) if node.is_manager else ""}
     rel = user_data_path(node.name)
     changed = state.write(rel, render_user_data(stack, node, node_context, templates), mode=USER_DATA_MODE)
     services = node_services(stack, node)
     return RenderedNode(node=node, path=state.file(rel), services=services, changed=changed,
                         images={s: stack.images[s] for s in services if s in stack.images})
+
+
+def checked_secret(state: StateDir, name: str, given: str | None, generate, rule: tuple | None = None) -> str:
+    """A secret from nodes.yml (checked there) or from secrets/<name>, which must pass the same
+    check: an emptied secrets/consul-key would render `encrypt = ""`, gossip in the clear.
+    rule: (pattern, what it must be); by default the one for name."""
+    from blackfish.model.config import _is_consul_key
+
+    value = state.secret(name, given, generate=generate)
+    pattern, what = rule or _SECRET_RULES[name]
+    ok = _is_consul_key(value) if pattern is None else bool(pattern.fullmatch(value))
+    if not ok:
+        raise UsageError(f"{state.file('secrets/' + name)}: not a valid {name} (must be {what}); "
+                         "remove the file to have a new one generated")
+    return value
+
+
+_SECRET_RULES = {
+    CONSUL_KEY: (None, "the base64 of 16 or 32 random bytes"),
+    # Printable ASCII without spaces: it is quoted into the registry's YAML configuration.
+    REGISTRY_SECRET: (re.compile(r"[\x21-\x7e]{16,}"), "at least 16 printable characters"),
+}
 
 
 def new_consul_key() -> str:
@@ -136,8 +165,12 @@ def environment(user_templates: Path | None = None) -> jinja2.Environment:
     builtin = builtin_templates()
     loaders: list[jinja2.BaseLoader] = []
     if user_templates is not None:
-        if not Path(user_templates).is_dir():
-            why = "is not a directory" if Path(user_templates).exists() else "does not exist"
+        try:
+            is_dir, exists = Path(user_templates).is_dir(), Path(user_templates).exists()
+        except OSError as exc:  # a name too long for the file system, say
+            raise UsageError(f"templates directory {str(user_templates)[:80]}...: {exc.strerror}") from None
+        if not is_dir:
+            why = "is not a directory" if exists else "does not exist"
             raise UsageError(f"templates directory {user_templates} {why}")
         loaders.append(jinja2.FileSystemLoader(str(user_templates)))
     loaders += [jinja2.FileSystemLoader(str(builtin)), jinja2.PrefixLoader({"builtin": jinja2.FileSystemLoader(str(builtin))})]

@@ -85,7 +85,7 @@ def flatcar(ec2) -> dict[str, str]:
 
 
 NODES = """
-    stack: cloud
+    stack: ec2lab
     provider: aws
     region: eu-west-1
     subnet-id: {subnet}

@@ -16,7 +16,7 @@ from tests.support.motoserver import REGION
 pytestmark = pytest.mark.integration
 
 STACK_TAG, NODE_TAG = "io.blackfish.stack", "io.blackfish.node"
-PROFILE = "blackfish-cloud-eu-west-1"
+PROFILE = "blackfish-ec2lab-eu-west-1"
 OPERATOR = "203.0.113.0/28"
 # Every rule between the nodes (source: the stack's own group): protocol, first, last port.
 CLUSTER = {("tcp", 2376, 2376), ("tcp", 2377, 2377), ("tcp", 7946, 7946), ("udp", 7946, 7946),
@@ -32,7 +32,7 @@ def up(nodes_yml, *extra):
 
 def live_instances(ec2) -> dict[str, dict]:
     reservations = ec2.describe_instances(Filters=[
-        {"Name": f"tag:{STACK_TAG}", "Values": ["cloud"]},
+        {"Name": f"tag:{STACK_TAG}", "Values": ["ec2lab"]},
         {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}])["Reservations"]
     found = {}
     for reservation in reservations:
@@ -44,7 +44,7 @@ def live_instances(ec2) -> dict[str, dict]:
 
 
 def stack_groups(ec2) -> dict[str, dict]:
-    groups = ec2.describe_security_groups(Filters=[{"Name": f"tag:{STACK_TAG}", "Values": ["cloud"]}])["SecurityGroups"]
+    groups = ec2.describe_security_groups(Filters=[{"Name": f"tag:{STACK_TAG}", "Values": ["ec2lab"]}])["SecurityGroups"]
     return {g["GroupName"]: g for g in groups}
 
 
@@ -65,39 +65,39 @@ def test_up_creates_exactly_the_planned_instances_group_rules_profile_and_tags(a
     assert_no_traceback(result)
 
     found = live_instances(ec2)
-    assert sorted(found) == ["cloud-01", "cloud-02", "cloud-03"]
+    assert sorted(found) == ["ec2lab-01", "ec2lab-02", "ec2lab-03"]
     assert {n: i["PrivateIpAddress"] for n, i in found.items()} == {
-        "cloud-01": "10.77.1.11", "cloud-02": "10.77.1.12", "cloud-03": "10.77.1.13"}
+        "ec2lab-01": "10.77.1.11", "ec2lab-02": "10.77.1.12", "ec2lab-03": "10.77.1.13"}
     assert {n: i["InstanceType"] for n, i in found.items()} == {
-        "cloud-01": "t3.medium", "cloud-02": "t3.medium", "cloud-03": "t4g.medium"}
+        "ec2lab-01": "t3.medium", "ec2lab-02": "t3.medium", "ec2lab-03": "t4g.medium"}
     # The newest stable Flatcar for each node's architecture (t4g is arm64), never the older one.
     assert {n: i["ImageId"] for n, i in found.items()} == {
-        "cloud-01": flatcar["x86_64"], "cloud-02": flatcar["x86_64"], "cloud-03": flatcar["arm64"]}
+        "ec2lab-01": flatcar["x86_64"], "ec2lab-02": flatcar["x86_64"], "ec2lab-03": flatcar["arm64"]}
     groups = stack_groups(ec2)
-    assert sorted(groups) == ["blackfish-cloud", "blackfish-cloud-lb"]
-    main, lb = groups["blackfish-cloud"]["GroupId"], groups["blackfish-cloud-lb"]["GroupId"]
+    assert sorted(groups) == ["blackfish-ec2lab", "blackfish-ec2lab-lb"]
+    main, lb = groups["blackfish-ec2lab"]["GroupId"], groups["blackfish-ec2lab-lb"]["GroupId"]
     for name, instance in found.items():
         assert instance["MetadataOptions"]["HttpTokens"] == "required"
         assert instance["MetadataOptions"]["HttpPutResponseHopLimit"] == 1
         assert instance["IamInstanceProfile"]["Arn"].endswith(f":instance-profile/{PROFILE}")
         tags = {t["Key"]: t["Value"] for t in instance["Tags"]}
-        assert (tags[STACK_TAG], tags[NODE_TAG]) == ("cloud", name)
-        wanted_groups = {main, lb} if name == "cloud-03" else {main}
+        assert (tags[STACK_TAG], tags[NODE_TAG]) == ("ec2lab", name)
+        wanted_groups = {main, lb} if name == "ec2lab-03" else {main}
         assert {g["GroupId"] for g in instance["SecurityGroups"]} == wanted_groups
         volumes = ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [instance["InstanceId"]]}])["Volumes"]
         assert volumes and all(v["Encrypted"] for v in volumes)
         assert all({"Key": NODE_TAG, "Value": name} in v["Tags"] for v in volumes)
 
-    assert rules(groups["blackfish-cloud"]) == {(*r, main) for r in CLUSTER} | {(*r, OPERATOR) for r in FROM_OPERATOR}
+    assert rules(groups["blackfish-ec2lab"]) == {(*r, main) for r in CLUSTER} | {(*r, OPERATOR) for r in FROM_OPERATOR}
     # Public: only the lb's HTTP port, only in the group only the lb node carries.
-    assert rules(groups["blackfish-cloud-lb"]) == {("tcp", 80, 80, "0.0.0.0/0")}
+    assert rules(groups["blackfish-ec2lab-lb"]) == {("tcp", 80, 80, "0.0.0.0/0")}
     for group in groups.values():
-        assert {"Key": STACK_TAG, "Value": "cloud"} in group["Tags"]
+        assert {"Key": STACK_TAG, "Value": "ec2lab"} in group["Tags"]
 
     iam = boto3.client("iam")
     profile = iam.get_instance_profile(InstanceProfileName=PROFILE)["InstanceProfile"]
     assert [r["RoleName"] for r in profile["Roles"]] == [PROFILE]
-    assert {"Key": STACK_TAG, "Value": "cloud"} in iam.get_role(RoleName=PROFILE)["Role"]["Tags"]
+    assert {"Key": STACK_TAG, "Value": "ec2lab"} in iam.get_role(RoleName=PROFILE)["Role"]["Tags"]
     assert iam.list_role_policies(RoleName=PROFILE)["PolicyNames"] == ["blackfish-registry-bucket"]
     document = iam.get_role_policy(RoleName=PROFILE, PolicyName="blackfish-registry-bucket")["PolicyDocument"]
     document = json.loads(document) if isinstance(document, str) else document
@@ -124,30 +124,30 @@ def test_up_closes_what_nodes_yml_no_longer_opens(aws_env, ec2, nodes_yml):
     again = up(nodes_yml)
     assert again.returncode == 0, again.stderr
     groups = stack_groups(ec2)
-    main = groups["blackfish-cloud"]["GroupId"]
-    assert rules(groups["blackfish-cloud"]) == {(*r, main) for r in CLUSTER}
-    assert rules(groups["blackfish-cloud-lb"]) == set()
+    main = groups["blackfish-ec2lab"]["GroupId"]
+    assert rules(groups["blackfish-ec2lab"]) == {(*r, main) for r in CLUSTER}
+    assert rules(groups["blackfish-ec2lab-lb"]) == set()
 
 
 def test_status_halt_up_and_destroy_leave_nothing_tagged(aws_env, ec2, nodes_yml):
     assert up(nodes_yml).returncode == 0
     ids = {n: i["InstanceId"] for n, i in live_instances(ec2).items()}
 
-    status = blackfish("status", "cloud", "--json")
+    status = blackfish("status", "ec2lab", "--json")
     assert status.returncode == 0, status.stderr
     rows = json.loads(status.stdout)
     assert {r["node"]: (r["state"], r["instance"]) for r in rows} == {n: ("running", i) for n, i in ids.items()}
 
-    halted = blackfish("halt", "cloud")
+    halted = blackfish("halt", "ec2lab")
     assert halted.returncode == 0, halted.stderr
     assert {n: i["State"]["Name"] for n, i in live_instances(ec2).items()} == {n: "stopped" for n in ids}
-    assert {r["state"] for r in json.loads(blackfish("status", "cloud", "--json").stdout)} == {"stopped"}
+    assert {r["state"] for r in json.loads(blackfish("status", "ec2lab", "--json").stdout)} == {"stopped"}
 
     assert up(nodes_yml).returncode == 0
     assert {n: (i["InstanceId"], i["State"]["Name"]) for n, i in live_instances(ec2).items()} == \
         {n: (i, "running") for n, i in ids.items()}
 
-    destroyed = blackfish("destroy", "cloud", "--yes")
+    destroyed = blackfish("destroy", "ec2lab", "--yes")
     assert destroyed.returncode == 0, destroyed.stderr
     assert live_instances(ec2) == {}
     assert stack_groups(ec2) == {}
@@ -156,7 +156,7 @@ def test_status_halt_up_and_destroy_leave_nothing_tagged(aws_env, ec2, nodes_yml
     assert [r for r in iam.list_roles()["Roles"] if r["RoleName"] == PROFILE] == []
     terminated = [i for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]]
     assert {i["State"]["Name"] for i in terminated} == {"terminated"}
-    assert {r["state"] for r in json.loads(blackfish("status", "cloud", "--json").stdout)} == {"not_created"}
+    assert {r["state"] for r in json.loads(blackfish("status", "ec2lab", "--json").stdout)} == {"not_created"}
 
 
 def test_no_credentials_exit_3_and_say_what_to_set(aws_env, monkeypatch, ec2, nodes_yml):
@@ -207,7 +207,7 @@ def test_dry_run_prints_the_plan_and_calls_no_aws(tmp_path, bf_home, monkeypatch
     result = blackfish("up", "--dry-run", "-f", str(path))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert any(line.startswith("  instance cloud-03: t4g.medium at 10.77.1.13") and "blackfish-cloud-lb" in line
+    assert any(line.startswith("  instance ec2lab-03: t4g.medium at 10.77.1.13") and "blackfish-ec2lab-lb" in line
                and "IMDSv2 required (hop limit 1)" in line and "encrypted" in line for line in lines)
     assert "    ingress tcp 80 from 0.0.0.0/0: lb HTTP, public because lb-public-ports asks" in lines
     assert "    ingress tcp 2376 from 203.0.113.0/28: docker engine API over TLS (the blackfish proxy, env, context)" in lines

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 def test_every_nodes_user_data_fits_ec2_and_decodes_to_the_render(aws_env, ec2, nodes_yml):
     assert up(nodes_yml).returncode == 0
-    state = StateDir("cloud")
+    state = StateDir("ec2lab")
     found = live_instances(ec2)
     rendered_sizes = []
     for name, instance in sorted(found.items()):

@@ -136,5 +136,5 @@ def test_a_damaged_stack_record_is_a_one_line_error(bf_home, tmp_path, content, 
     (bf_home / "demo" / "stack.json").write_text(content)
     for args in (("status", "demo"), ("demo", "ps")):
         result = blackfish(*args, cwd=tmp_path)
-        assert result.returncode == 1
+        assert result.returncode == 2
         assert len(result.stderr.splitlines()) == 1 and message in result.stderr, result.stderr

@@ -12,7 +12,7 @@ from blackfish.model.stack import Stack, plan
 from tests.conftest import blackfish
 
 GOOD = """\
-stack: cloud
+stack: ec2lab
 provider: aws
 region: eu-west-1
 profile: work
@@ -46,8 +46,8 @@ def problems(text: str) -> list[str]:
 def test_the_seeds_keys_decode_and_survive_the_stack_record():
     stack = plan(config.parse(GOOD).config)
     assert stack.aws.region == "eu-west-1" and stack.aws.subnet_id == "subnet-0123456789abcdef0"
-    assert stack.aws.instance_type_of("cloud-01") == "m7g.large"
-    assert stack.aws.instance_type_of("cloud-02") == "t3.medium"
+    assert stack.aws.instance_type_of("ec2lab-01") == "m7g.large"
+    assert stack.aws.instance_type_of("ec2lab-02") == "t3.medium"
     assert stack.aws.lb_public_ports == (80, 443)
     assert Stack.from_record(stack.to_record()).aws == stack.aws
 
@@ -68,7 +68,7 @@ def test_secret_access_key_is_refused_with_its_place(tmp_path, bf_home):
     ("availability-zone", "eu-west-1", "is not an availability zone"),
     ("subnet-id", "subnet-0123456789abcdef0 ", "is not a subnet id"),
     ("instance-type", "t3", "is not an EC2 instance type"),
-    ("keypair-name", "my key\\n", "is not an EC2 key pair name"),
+    ("keypair-name", "my key", "is not an EC2 key pair name"),
     ("s3bucket", "Bucket_Name", "is not an S3 bucket name"),
     ("s3bucket", "a..b", "is not an S3 bucket name"),
     ("s3-endpoint", "ftp://store", "is not an http(s)://HOST[:PORT] URL"),

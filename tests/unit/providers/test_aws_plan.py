@@ -14,7 +14,7 @@ from blackfish.providers.aws import iam, instances, network, userdata
 from blackfish.render import cloudinit
 
 NODES = """\
-stack: cloud
+stack: ec2lab
 provider: aws
 region: eu-west-1
 subnet-id: subnet-0123456789abcdef0
@@ -41,8 +41,8 @@ def test_every_instance_requires_imdsv2_with_one_hop_an_encrypted_root_and_the_t
     assert params["PrivateIpAddress"] == "10.0.1.11" and params["InstanceType"] == "t4g.large"
     assert {spec["ResourceType"] for spec in params["TagSpecifications"]} == {"instance", "volume", "network-interface"}
     for spec in params["TagSpecifications"]:
-        assert {"Key": "io.blackfish.stack", "Value": "cloud"} in spec["Tags"]
-        assert {"Key": "io.blackfish.node", "Value": "cloud-02"} in spec["Tags"]
+        assert {"Key": "io.blackfish.stack", "Value": "ec2lab"} in spec["Tags"]
+        assert {"Key": "io.blackfish.node", "Value": "ec2lab-02"} in spec["Tags"]
     assert "IamInstanceProfile" not in params and "KeyName" not in params
 
 
@@ -57,16 +57,16 @@ def test_nothing_is_open_outside_the_group_unless_asked():
 
 
 def test_the_profile_name_fits_iam_and_differs_per_stack_and_region():
-    long = plan(config.parse(NODES.replace("stack: cloud", "stack: " + "a" * 60)).config)
+    long = plan(config.parse(NODES.replace("stack: ec2lab", "stack: " + "a" * 60)).config)
     assert len(iam.profile_name(long)) <= 64
-    assert iam.profile_name(stack()) == "blackfish-cloud-eu-west-1"
+    assert iam.profile_name(stack()) == "blackfish-ec2lab-eu-west-1"
 
 
 def test_packed_user_data_decodes_to_the_render_byte_for_byte():
-    rendered = "#cloud-config\nhostname: cloud-01\nwrite_files:\n" + "".join(
+    rendered = "#cloud-config\nhostname: ec2lab-01\nwrite_files:\n" + "".join(
         f"  - path: /etc/blackfish/f{i}\n    content: |\n      {'line of a unit or a script ' * 3}\n" for i in range(600))
     assert len(rendered) > 3 * userdata.EC2_LIMIT
-    packed = userdata.checked("cloud-01", rendered)
+    packed = userdata.checked("ec2lab-01", rendered)
     assert len(packed) <= userdata.EC2_LIMIT
     assert packed == userdata.pack(rendered)  # the same render, the same bytes
     [file] = cloudinit.parse(packed.decode()).write_files
@@ -76,4 +76,4 @@ def test_packed_user_data_decodes_to_the_render_byte_for_byte():
 def test_user_data_that_cannot_fit_is_refused():
     noise = os.urandom(20000).hex()
     with pytest.raises(userdata.UserDataTooLarge, match="over EC2's limit of 16384"):
-        userdata.checked("cloud-01", f"#cloud-config\nhostname: {noise}\n")
+        userdata.checked("ec2lab-01", f"#cloud-config\nhostname: {noise}\n")
