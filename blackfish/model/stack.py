@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from blackfish.model import images
-from blackfish.model.config import Config, default_roles
+from blackfish.model.config import Config, box_problem, default_roles
 from blackfish.model.naming import default_node_name
 
 DOCKER_TLS_PORT = 2376
@@ -102,6 +102,8 @@ class Stack:
     templates: Path | None = None
     node_image: str | None = None
     source: Path | None = None
+    libvirt_driver: str = "auto"
+    libvirt_management_network: str | None = None
 
     @property
     def domain(self) -> str:
@@ -184,6 +186,10 @@ class Stack:
 def plan(config: Config, source: Path | None = None, provider: str | None = None) -> Stack:
     """Derive the Stack from a validated Config (provider may be overridden by a flag)."""
     base = source.parent if source is not None else Path.cwd()
+    if provider and (problem := box_problem(provider, config.box)):
+        from blackfish.errors import UsageError
+
+        raise UsageError(f"--provider {provider}: {problem}")
     nodes = tuple(
         Node(
             name=spec.name or default_node_name(config.stack, i),
@@ -221,6 +227,8 @@ def plan(config: Config, source: Path | None = None, provider: str | None = None
         templates=(base / config.templates) if config.templates else None,
         node_image=config.node_image,
         source=source,
+        libvirt_driver=config.libvirt.driver,
+        libvirt_management_network=config.libvirt.management_network,
     )
 
 
