@@ -1,0 +1,133 @@
+"""Seconds from `blackfish up` to a ready 3-node swarm on libvirt, against the floor of one
+bare `vagrant up` of the same box, measured in the same run.
+
+The VMs run under the driver blackfish chooses (providers/libvirt/driver.py): `qemu`, software
+emulation (TCG), where KVM guests cannot run. "Ready" is `blackfish STACK node ls` showing
+every node Ready (polled after `up` returns, so a `up` that returns early still counts to the
+swarm). The floor is one VM of the blackfish libvirt test box booted by plain Vagrant to SSH,
+with no user-data. Needs root, libvirt and the box (tests/support/libvirt.py builds it);
+run it under the shared lock: flock /tmp/blackfish-docker.lock python bench/run.py libvirt
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+NAME = "bfbenchvm"
+NODES_YML = """\
+stack: {name}
+provider: libvirt
+box: {box}
+admin-network: {admin}
+libvirt:
+  management-network: {mgmt}
+nodes:
+  - {{ip: {prefix}.11, memory: 1024, cpus: 1}}
+  - {{ip: {prefix}.12, memory: 1024, cpus: 1}}
+  - {{ip: {prefix}.13, memory: 1024, cpus: 1}}
+"""
+BARE_VAGRANTFILE = """\
+Vagrant.configure("2") do |config|
+  config.vm.box = "{box}"
+  config.ssh.insert_key = false
+  config.vm.define "bare" do |node|
+    node.vm.provider :libvirt do |lv|
+      lv.driver = "{driver}"
+      lv.default_prefix = "bfbenchbare-"
+      lv.memory = 1024
+      lv.cpus = 1
+      lv.management_network_name = "bfbenchbare-mgmt"
+      lv.management_network_address = "{mgmt}"
+      lv.management_network_mode = "none"
+    end
+  end
+end
+"""
+
+
+def _bare_vagrant_up(box: str, driver: str, mgmt: str) -> float:
+    from tests.support.libvirt import vagrant
+
+    with tempfile.TemporaryDirectory(prefix="bench-bare-") as tmp:
+        project = Path(tmp)
+        (project / "Vagrantfile").write_text(BARE_VAGRANTFILE.format(box=box, driver=driver, mgmt=mgmt))
+        try:
+            started = time.perf_counter()
+            proc = vagrant("up", cwd=project)
+            seconds = time.perf_counter() - started
+            if proc.returncode != 0:
+                raise RuntimeError(f"bare vagrant up failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+        finally:
+            vagrant("destroy", "-f", cwd=project)
+    return seconds
+
+
+def _blackfish_up(box: str, admin: str, mgmt: str) -> tuple[float, float, str]:
+    """(seconds until `up` returned, seconds until 3 nodes Ready, the driver libvirt ran)."""
+    from blackfish.providers.libvirt import resources
+    from tests.support.libvirt import vagrant_env
+    from tests.support.vagrant import planned
+
+    with tempfile.TemporaryDirectory(prefix="bench-libvirt-") as tmp:
+        workdir = Path(tmp)
+        nodes = workdir / "nodes.yml"
+        nodes.write_text(NODES_YML.format(name=NAME, box=box, admin=admin, mgmt=mgmt, prefix=admin.rsplit(".", 1)[0]))
+        env = vagrant_env(BLACKFISH_HOME=str(workdir / "home"))
+
+        def cli(*args: str) -> subprocess.CompletedProcess:
+            return subprocess.run([sys.executable, "-m", "blackfish", *args], cwd=workdir, env=env,
+                                  capture_output=True, text=True, timeout=1800)
+
+        plan = planned(nodes)
+        resources.remove(plan)
+        try:
+            started = time.perf_counter()
+            up = cli("up", NAME, "--parallel", "2")
+            returned = time.perf_counter() - started
+            if up.returncode != 0:
+                raise RuntimeError(f"blackfish up failed:\n{up.stderr[-3000:]}")
+            while True:
+                listed = cli(NAME, "node", "ls", "--format", "{{.Status}}")
+                if listed.returncode == 0 and listed.stdout.split() == ["Ready"] * 3:
+                    break
+                if time.perf_counter() - started > 1800:
+                    raise RuntimeError(f"no 3 Ready nodes 30 min after up: {listed.stdout}{listed.stderr}")
+                time.sleep(2)
+            ready = time.perf_counter() - started
+            drivers = {row["driver"] for row in json.loads(cli("status", NAME, "--json").stdout)}
+        finally:
+            cli("destroy", NAME, "--yes")
+            resources.remove(plan)
+    return returned, ready, ",".join(sorted(drivers))
+
+
+def run() -> list[dict]:
+    from blackfish.providers.libvirt import driver
+    from tests.support.libvirt import ensure_box, free_subnets, needs_libvirt
+
+    needs_libvirt()  # raises Skipped outside pytest when libvirt cannot run here: the table shows why
+    box = ensure_box().name
+    admin, mgmt, bare_mgmt = free_subnets(3)
+    bare = _bare_vagrant_up(box, driver.detect(), bare_mgmt)
+    returned, ready, ran = _blackfish_up(box, admin, mgmt)
+    note = f"driver {ran} ({'TCG, software emulation' if ran == 'qemu' else 'KVM'}), --parallel 2, 1 vCPU 1 GiB each"
+    return [
+        {"benchmark": "libvirt", "case": "blackfish up -> 3 nodes Ready", "value": ready, "unit": "s", "note": note},
+        {"benchmark": "libvirt", "case": "blackfish up returned", "value": returned, "unit": "s"},
+        {"benchmark": "libvirt", "case": "bare vagrant up, 1 VM (floor)", "value": bare, "unit": "s",
+         "note": f"same box {box}, driver {driver.detect()}, no user-data"},
+        {"benchmark": "libvirt", "case": "ratio up->Ready / bare vagrant up", "value": ready / bare, "unit": "x"},
+    ]
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(row)
