@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 
 from blackfish.errors import UsageError
-from blackfish.model.stack import DOCKER_TLS_PORT, Stack
+from blackfish.model.stack import Stack
 from blackfish.providers.libvirt import names, resources
 from blackfish.providers.vagrant.provider import VagrantProvider
 from blackfish.state import StateDir
@@ -22,7 +22,7 @@ class LibvirtProvider(VagrantProvider):
     def __init__(self):
         super().__init__("libvirt")
 
-    def check(self, stack: Stack, state: StateDir, progress=None) -> None:
+    def check(self, stack: Stack, state: StateDir) -> None:
         host = str(next(ipaddress.ip_network(stack.admin_network, strict=False).hosts()))
         if taken := [n.name for n in stack.nodes if n.ip == host]:
             raise UsageError(f"node {taken[0]} has the address {host}, which libvirt gives this host on the "
@@ -35,7 +35,7 @@ class LibvirtProvider(VagrantProvider):
         if conflicts:
             raise UsageError(f"stack {stack.name!r}: {'; '.join(conflicts)}; choose another admin-network "
                              "or libvirt.management-network in nodes.yml, or remove that network")
-        super().check(stack, state, progress=progress)
+        super().check(stack, state)
 
     def status(self, stack: Stack, state: StateDir) -> list[dict]:
         rows = super().status(stack, state)
@@ -48,14 +48,10 @@ class LibvirtProvider(VagrantProvider):
 
     def destroy(self, stack: Stack, state: StateDir) -> list[str]:
         before = resources.remains(stack)
-        super().destroy(stack, state)
+        removed = super().destroy(stack, state)
         resources.remove(stack)  # what vagrant-libvirt left behind
         after = set(resources.remains(stack))
-        return [thing for thing in before if thing not in after]
+        return removed + [thing for thing in before if thing not in after]
 
     def remains(self, stack: Stack, state: StateDir) -> list[str]:
-        return resources.remains(stack)
-
-    def engine_endpoint(self, stack: Stack, state: StateDir, node: str) -> tuple[str, int]:
-        # The admin network's bridge holds the network's first address on this host.
-        return stack.node(node).ip, DOCKER_TLS_PORT
+        return super().remains(stack, state) + resources.remains(stack)

@@ -114,6 +114,8 @@ def _volume_names() -> list[str]:
 
 def domain_type(name: str) -> str | None:
     """The domain's type (kvm or qemu) from its XML, None when it does not exist."""
+    if shutil.which("virsh") is None:
+        return None
     result = _virsh("dumpxml", name, check=False)
     found = re.search(r"<domain type='(\w+)'", result.stdout) if result.returncode == 0 else None
     return found[1] if found else None
