@@ -11,8 +11,6 @@ run it under the shared lock: flock /tmp/blackfish-docker.lock python bench/run.
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,18 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 NAME = "bfbenchvm"
-NODES_YML = """\
-stack: {name}
-provider: libvirt
-box: {box}
-admin-network: {admin}
-libvirt:
-  management-network: {mgmt}
-nodes:
-  - {{ip: {prefix}.11, memory: 1024, cpus: 1}}
-  - {{ip: {prefix}.12, memory: 1024, cpus: 1}}
-  - {{ip: {prefix}.13, memory: 1024, cpus: 1}}
-"""
+NODES = ("b1", "b2", "b3")
 BARE_VAGRANTFILE = """\
 Vagrant.configure("2") do |config|
   config.vm.box = "{box}"
@@ -70,42 +57,29 @@ def _bare_vagrant_up(box: str, driver: str, mgmt: str) -> float:
     return seconds
 
 
-def _blackfish_up(box: str, admin: str, mgmt: str) -> tuple[float, float, str]:
-    """(seconds until `up` returned, seconds until 3 nodes Ready, the driver libvirt ran)."""
-    from blackfish.providers.libvirt import resources
-    from tests.support.libvirt import vagrant_env
-    from tests.support.vagrant import planned
+def _blackfish_up(box: str) -> tuple[float, float, str]:
+    """(seconds until `up` returned, seconds until every node is Ready, the driver libvirt ran)."""
+    from tests.support.vmstack import VmStack, nodes_yml
 
     with tempfile.TemporaryDirectory(prefix="bench-libvirt-") as tmp:
-        workdir = Path(tmp)
-        nodes = workdir / "nodes.yml"
-        nodes.write_text(NODES_YML.format(name=NAME, box=box, admin=admin, mgmt=mgmt, prefix=admin.rsplit(".", 1)[0]))
-        env = vagrant_env(BLACKFISH_HOME=str(workdir / "home"))
-
-        def cli(*args: str) -> subprocess.CompletedProcess:
-            return subprocess.run([sys.executable, "-m", "blackfish", *args], cwd=workdir, env=env,
-                                  capture_output=True, text=True, timeout=1800)
-
-        plan = planned(nodes)
-        resources.remove(plan)
+        stack = VmStack(NAME, Path(tmp), nodes_yml(NAME, box, NODES))
+        stack.remove_leftovers()
         try:
             started = time.perf_counter()
-            up = cli("up", NAME, "--parallel", "2")
+            stack.ok("up", NAME, "--parallel", "2", timeout=1800)
             returned = time.perf_counter() - started
-            if up.returncode != 0:
-                raise RuntimeError(f"blackfish up failed:\n{up.stderr[-3000:]}")
             while True:
-                listed = cli(NAME, "node", "ls", "--format", "{{.Status}}")
-                if listed.returncode == 0 and listed.stdout.split() == ["Ready"] * 3:
+                listed = stack.cli(NAME, "node", "ls", "--format", "{{.Status}}")
+                if listed.returncode == 0 and listed.stdout.split() == ["Ready"] * len(NODES):
                     break
                 if time.perf_counter() - started > 1800:
-                    raise RuntimeError(f"no 3 Ready nodes 30 min after up: {listed.stdout}{listed.stderr}")
+                    raise RuntimeError(f"not every node Ready 30 min after up: {listed.stdout}{listed.stderr}")
                 time.sleep(2)
             ready = time.perf_counter() - started
-            drivers = {row["driver"] for row in json.loads(cli("status", NAME, "--json").stdout)}
+            drivers = {row["driver"] for row in stack.status().values()}
         finally:
-            cli("destroy", NAME, "--yes")
-            resources.remove(plan)
+            stack.destroy()
+            stack.remove_leftovers()
     return returned, ready, ",".join(sorted(drivers))
 
 
@@ -115,9 +89,8 @@ def run() -> list[dict]:
 
     needs_libvirt()  # raises Skipped outside pytest when libvirt cannot run here: the table shows why
     box = ensure_box().name
-    admin, mgmt, bare_mgmt = free_subnets(3)
-    bare = _bare_vagrant_up(box, driver.detect(), bare_mgmt)
-    returned, ready, ran = _blackfish_up(box, admin, mgmt)
+    bare = _bare_vagrant_up(box, driver.detect(), free_subnets(1)[0])
+    returned, ready, ran = _blackfish_up(box)
     note = f"driver {ran} ({'TCG, software emulation' if ran == 'qemu' else 'KVM'}), --parallel 2, 1 vCPU 1 GiB each"
     return [
         {"benchmark": "libvirt", "case": "blackfish up -> 3 nodes Ready", "value": ready, "unit": "s", "note": note},

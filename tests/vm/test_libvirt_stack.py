@@ -12,103 +12,22 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
-from blackfish.model.stack import Stack
 from blackfish.providers.libvirt import names, resources
 from tests.conftest import needs_docker
 from tests.support.cluster import registry_image
 from tests.support.images import busybox_image
-from tests.support.libvirt import ensure_box, free_subnets, needs_libvirt, vagrant_env, virsh
-from tests.support.vagrant import planned
+from tests.support.libvirt import ensure_box, needs_libvirt, virsh
+from tests.support.vmstack import UP_TIMEOUT, VmStack, nodes_yml
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.vm
 
 NAME = "bfvm1"
 NODES = ("m1", "m2", "m3")
-NODES_YML = """\
-stack: {name}
-provider: libvirt
-box: {box}
-admin-network: {admin}
-libvirt:
-  management-network: {mgmt}
-images:
-  registry: {registry}
-nodes:
-  - name: m1
-    ip: {prefix}.11
-    memory: 1024
-    cpus: 1
-    docker-registry: true
-  - name: m2
-    ip: {prefix}.12
-    memory: 1024
-    cpus: 1
-  - name: m3
-    ip: {prefix}.13
-    memory: 1024
-    cpus: 1
-"""
 REGISTRY = f"registry.service.{NAME}:5000"
-UP_TIMEOUT = 1500
-
-
-class VmStack:
-    """The stack's directory, a private BLACKFISH_HOME, the shared VAGRANT_HOME, the real CLI."""
-
-    def __init__(self, workdir: Path, nodes_yml: str):
-        self.workdir = workdir
-        self.home = workdir / "home"
-        self.nodes_file = workdir / "nodes.yml"
-        self.nodes_file.write_text(nodes_yml)
-        self.env = vagrant_env(BLACKFISH_HOME=str(self.home))
-        self.env.pop("BLACKFISH_NODES_YML", None)
-
-    def cli(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "blackfish", *args], cwd=self.workdir, env=self.env,
-                              capture_output=True, text=True, timeout=timeout)
-
-    def ok(self, *args: str, timeout: float = 900) -> str:
-        result = self.cli(*args, timeout=timeout)
-        assert result.returncode == 0, f"blackfish {' '.join(args)} -> {result.returncode}\n{result.stdout}\n{result.stderr}"
-        return result.stdout
-
-    def up(self, *extra: str) -> float:
-        """`blackfish up`; the seconds it took."""
-        started = time.monotonic()
-        self.ok("up", NAME, "--parallel", "2", *extra, timeout=UP_TIMEOUT)
-        return time.monotonic() - started
-
-    def swarm_nodes(self) -> dict[str, tuple[str, str]]:
-        """hostname -> (node ID, status) of the swarm's nodes, from `blackfish STACK node ls`."""
-        out = self.ok(NAME, "node", "ls", "--format", "{{.Hostname}} {{.ID}} {{.Status}}")
-        rows = [line.split() for line in out.splitlines() if line.strip()]
-        return {host: (node_id, status) for host, node_id, status in rows}
-
-    def on_node(self, node: str, command: str) -> str:
-        return self.ok("ssh", NAME, node, "--", command)
-
-    def status(self) -> dict[str, dict]:
-        return {row["node"]: row for row in json.loads(self.ok("status", NAME, "--json"))}
-
-    def plan(self) -> Stack:
-        return planned(self.nodes_file)
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
-        time.sleep(3)
 
 
 def domains() -> set[str]:
@@ -124,17 +43,13 @@ def stack(tmp_path_factory):
     needs_libvirt()
     needs_docker()  # `blackfish load` saves the images from this machine's engine
     box = ensure_box()
-    admin, mgmt = free_subnets(2)
-    prefix = admin.rsplit(".", 1)[0]
-    text = NODES_YML.format(name=NAME, box=box.name, admin=admin, mgmt=mgmt, prefix=prefix, registry=registry_image())
-    vm = VmStack(tmp_path_factory.mktemp(NAME), text)
-    plan = planned(vm.nodes_file)
-    resources.remove(plan)  # what an interrupted earlier run left (the names are fixed)
-    vm.up_seconds = vm.up()
-    print(f"\n{NAME}: `blackfish up` of 3 nodes returned after {vm.up_seconds:.0f} s")
+    vm = VmStack(NAME, tmp_path_factory.mktemp(NAME), nodes_yml(NAME, box.name, NODES, registry=registry_image()))
+    vm.remove_leftovers()
+    seconds = vm.up()
+    print(f"\n{NAME}: `blackfish up` of {len(NODES)} nodes returned after {seconds:.0f} s")
     yield vm
-    vm.cli("destroy", NAME, "--yes", timeout=600)
-    resources.remove(plan)
+    vm.destroy()
+    vm.remove_leftovers()
 
 
 def test_up_returns_once_the_swarm_has_formed(stack):
@@ -165,16 +80,16 @@ def test_domains_and_networks_are_named_after_the_stack_and_isolated(stack):
 
 
 def test_every_vm_has_its_own_machine_id(stack):
-    ids = {node: stack.on_node(node, "cat /etc/machine-id").strip() for node in NODES}
+    ids = {node: stack.on_node(node, "cat /etc/machine-id").stdout.strip() for node in NODES}
     assert all(re.fullmatch(r"[0-9a-f]{32}", value) for value in ids.values()), ids
     assert len(set(ids.values())) == len(NODES), ids
 
 
 def test_ssh_runs_a_command_line_through_the_nodes_shell(stack):
-    out = stack.on_node("m2", "echo one; echo two && hostname")
-    assert out.split() == ["one", "two", "m2"]
-    failed = stack.cli("ssh", NAME, "m2", "--", "exit 7")
-    assert failed.returncode == 7
+    ran = stack.on_node("m2", "echo one; echo two && hostname")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.split() == ["one", "two", "m2"]
+    assert stack.on_node("m2", "exit 7").returncode == 7
 
 
 def test_check_passes_for_what_runs_offline(stack):
@@ -193,10 +108,10 @@ def test_check_passes_for_what_runs_offline(stack):
 def test_provision_reapplies_changed_user_data_on_running_nodes(stack):
     before = stack.swarm_nodes()
     text = stack.nodes_file.read_text()
-    stack.nodes_file.write_text(text.replace("  - name: m3\n", "  - name: m3\n    labels: {reprovisioned: \"yes\"}\n"))
+    stack.nodes_file.write_text(text.replace("{name: m3, ", "{name: m3, labels: {reprovisioned: \"yes\"}, "))
     stack.ok("provision", NAME, "--parallel", "2", timeout=UP_TIMEOUT)
     # The engine of m3 carries the new label: the node applied its new user-data without a reboot.
-    labels = stack.on_node("m3", "docker info --format '{{json .Labels}}'")
+    labels = stack.on_node("m3", "docker info --format '{{json .Labels}}'").stdout
     assert "reprovisioned=yes" in labels
     assert stack.swarm_nodes() == before
 
@@ -209,7 +124,7 @@ def test_a_killed_manager_leaves_the_proxy_answering_and_up_restores_it(stack):
         result = stack.cli(NAME, "info", "--format", "{{.Name}}", timeout=120)
         return result.stdout.strip() if result.returncode == 0 else None
 
-    assert wait_for(answer, 180, "the proxy to answer through another manager") in {"m2", "m3"}
+    assert wait_for(answer, 180, "the proxy to answer through another manager", interval=3) in {"m2", "m3"}
     assert stack.status()["m1"]["state"] != "running"
     stack.up()
     assert stack.swarm_nodes() == before
@@ -227,7 +142,7 @@ def test_halt_then_up_gives_back_the_same_swarm(stack):
 
 def test_destroy_leaves_no_domain_volume_or_network_of_the_stack(stack):
     plan = stack.plan()
-    result = stack.cli("destroy", NAME, "--yes", timeout=600)
+    result = stack.destroy()
     assert result.returncode == 0, result.stderr
     assert resources.remains(plan) == []
     assert not {f"{NAME}-{n}" for n in NODES} & domains()
