@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.libvirt import Scope, ensure_box, free_subnets, needs_libvirt, vagrant
+from tests.support.libvirt import Scope, ensure_box, free_subnets, needs_libvirt, vagrant, vagrant_env
 
 pytestmark = pytest.mark.integration
 
@@ -113,11 +113,10 @@ def test_box_boots_as_a_vm_with_flatcars_vagrant_contract(box, scope, tmp_path):
                                                             dir=USER_DATA_DIR))
     (project / "user-data").write_text(USER_DATA.format(greeting="hello v1"))
 
-    started = time.monotonic()
-    up = vagrant("up", "--provider", "libvirt", cwd=project)
-    up_seconds = time.monotonic() - started
+    up, marks = timed_vagrant_up(project)
     assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
-    print(f"\none VM: `vagrant up` to SSH, networks configured and provisioned in {up_seconds:.1f} s")
+    print(f"\none VM, seconds after `vagrant up` started: domain started {marks['Starting domain']:.1f}, "
+          f"SSH ready {marks['Machine booted and ready']:.1f}, networks set and user-data sent {marks['done']:.1f}")
     assert scope.domains() == [f"{scope.prefix}n1"]
     assert virsh_domain_type(f"{scope.prefix}n1") == "qemu"
 
@@ -158,6 +157,22 @@ def test_box_boots_as_a_vm_with_flatcars_vagrant_contract(box, scope, tmp_path):
     assert scope.domains() == [] and scope.volumes() == []
     scope.remove()
     assert scope.remains() == []
+
+
+def timed_vagrant_up(project: Path) -> tuple[subprocess.CompletedProcess, dict[str, float]]:
+    """`vagrant up`, with the seconds at which it printed each milestone (and finished)."""
+    marks: dict[str, float] = {}
+    started = time.monotonic()
+    with subprocess.Popen(["vagrant", "up", "--provider", "libvirt"], cwd=project, env=vagrant_env(VAGRANT_CWD=str(project)),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            for milestone in ("Starting domain", "Machine booted and ready"):
+                if milestone in line:
+                    marks.setdefault(milestone, time.monotonic() - started)
+    marks["done"] = time.monotonic() - started
+    return subprocess.CompletedProcess(proc.args, proc.returncode, "".join(lines), ""), marks
 
 
 def virsh_domain_type(domain: str) -> str:
