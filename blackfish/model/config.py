@@ -28,7 +28,6 @@ FILE_ENV = "BLACKFISH_NODES_YML"
 VAGRANT_PROVIDERS = ("virtualbox", "parallels", "libvirt", "vmware_desktop", "hyperv")
 # Flatcar publishes Vagrant boxes for virtualbox and parallels only; the others need `box:`.
 BOX_REQUIRED = ("libvirt", "vmware_desktop", "hyperv")
-LIBVIRT_DRIVERS = ("auto", "kvm", "qemu")
 PROVIDERS = VAGRANT_PROVIDERS + ("docker",)
 ROLES = ("consul-server", "swarm-manager", "docker-registry", "lb")
 PKI_KEYS = ("ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-4096")
