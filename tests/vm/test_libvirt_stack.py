@@ -133,7 +133,7 @@ def test_a_killed_manager_leaves_the_proxy_answering_and_up_restores_it(stack):
 def test_halt_then_up_gives_back_the_same_swarm(stack):
     before = stack.swarm_nodes()
     stack.ok("halt", NAME, timeout=600)
-    assert {row["state"] for row in stack.status().values()} == {"shutoff"}
+    assert {row["state"] for row in stack.status().values()} == {"poweroff"}  # vagrant-libvirt's word
     assert not {f"{NAME}-{n}" for n in NODES} & running_domains()
     seconds = stack.up()
     print(f"\n{NAME}: `blackfish up` after halt returned after {seconds:.0f} s")
