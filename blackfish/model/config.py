@@ -28,6 +28,8 @@ DEFAULT_FILE = "nodes.yml"
 FILE_ENV = "BLACKFISH_NODES_YML"
 
 VAGRANT_PROVIDERS = ("virtualbox", "parallels", "libvirt", "vmware_desktop", "hyperv")
+# Flatcar publishes Vagrant boxes for virtualbox and parallels only; the others need `box:`.
+BOX_REQUIRED = ("libvirt", "vmware_desktop", "hyperv")
 PROVIDERS = VAGRANT_PROVIDERS + ("docker", aws.PROVIDER)
 ROLES = ("consul-server", "swarm-manager", "docker-registry", "lb")
 LabelValue = Union[str, int, float, bool]
@@ -42,6 +44,13 @@ DEFAULT_SERVER_COUNT = 3
 class PkiSpec(msgspec.Struct, **_STRUCT):
     key: Literal["ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-4096"] = "ecdsa-p256"
     name_constraints: bool = True
+
+
+class LibvirtSpec(msgspec.Struct, **_STRUCT):
+    # auto: kvm when this machine can run KVM guests, else qemu (software emulation, TCG).
+    driver: Literal["auto", "kvm", "qemu"] = "auto"
+    # Vagrant's management network (DHCP, SSH); default: a /24 derived from the stack name.
+    management_network: Union[str, None] = None
 
 
 class NodeSpec(aws.AwsNodeKeys, **_STRUCT):
@@ -76,6 +85,7 @@ class Config(aws.AwsKeys, **_STRUCT):
     pki: PkiSpec = msgspec.field(default_factory=PkiSpec)
     templates: Union[str, None] = None
     node_image: Union[str, None] = None
+    libvirt: LibvirtSpec = msgspec.field(default_factory=LibvirtSpec)
 
 
 class LoadedConfig(msgspec.Struct, frozen=True):
@@ -366,6 +376,14 @@ def provider_problem(name: str) -> str | None:
     return f"unknown provider {name!r}; {hint}expected one of: {', '.join(PROVIDERS)}"
 
 
+def box_problem(provider: str, box: str | None) -> str | None:
+    """Why `provider` cannot boot without `box:` (None when it can); for nodes.yml and --provider."""
+    if box is not None or provider not in BOX_REQUIRED:
+        return None
+    return (f"provider {provider!r} needs `box:` naming a {provider} box: the default box, Flatcar's, "
+            "is published for virtualbox and parallels only")
+
+
 def _check(config: Config, doc: _Document) -> list[Problem]:
     from blackfish.model.images import SERVICES  # the one list of pinned services
     from blackfish.model.naming import default_node_name
@@ -381,6 +399,8 @@ def _check(config: Config, doc: _Document) -> list[Problem]:
         bad(["dc"], "must be a DNS label (lowercase letters, digits and '-', at most 63 characters)")
     if message := provider_problem(config.provider):
         bad(["provider"], message)
+    elif message := box_problem(config.provider, config.box):
+        bad(["provider"], message)
 
     network = None
     try:
@@ -392,6 +412,16 @@ def _check(config: Config, doc: _Document) -> list[Problem]:
             bad(["admin-network"], f"{network} is not private address space: the stack's CA, constrained to it, could vouch "
                 "for hosts on the internet; use a private network (like 192.168.56.0/24), or set "
                 "`pki: {name-constraints: false}` knowingly (then `certs install` refuses the CA)")
+    if (management := config.libvirt.management_network) is not None:
+        try:
+            mgmt = netaddr.parse_network(management)
+        except ValueError as exc:
+            bad(["libvirt", "management-network"], str(exc))
+        else:
+            if mgmt.prefixlen > 29:
+                bad(["libvirt", "management-network"], "must be a network of at least 8 addresses (/29 or larger)")
+            elif network is not None and mgmt.overlaps(network):
+                bad(["libvirt", "management-network"], f"overlaps admin-network {config.admin_network}")
 
     if config.id is not None and not LABEL_VALUE.fullmatch(config.id):
         bad(["id"], "may not contain spaces, quotes, '$', '`' or '\\' (it becomes the engine label io.blackfish.id)")

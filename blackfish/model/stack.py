@@ -14,7 +14,7 @@ from pathlib import Path
 
 from blackfish.model import images, netaddr
 from blackfish.model.aws import AwsSettings, settings as aws_settings
-from blackfish.model.config import Config, default_roles
+from blackfish.model.config import Config, box_problem, default_roles
 from blackfish.model.naming import default_node_name
 
 DOCKER_TLS_PORT = 2376
@@ -105,6 +105,8 @@ class Stack:
     source: Path | None = None
     # provider: aws (region, subnet, bucket, ...): None for stacks that name no region and subnet.
     aws: AwsSettings | None = None
+    libvirt_driver: str = "auto"
+    libvirt_management_network: str | None = None
 
     @property
     def domain(self) -> str:
@@ -171,6 +173,7 @@ class Stack:
             "templates": str(self.templates) if self.templates else None,
             "node-image": self.node_image,
             "source": str(self.source) if self.source else None,
+            "libvirt": {"driver": self.libvirt_driver, "management-network": self.libvirt_management_network},
             **({"aws": self.aws.to_record()} if self.aws else {}),
             "nodes": [
                 {"name": n.name, "ip": n.ip, "roles": list(n.roles), "memory": n.memory, "cpus": n.cpus, "labels": n.labels}
@@ -201,6 +204,8 @@ class Stack:
                         pki_key=pki.get("key", "ecdsa-p256"), name_constraints=pki.get("name-constraints", True),
                         templates=_path(record.get("templates")), node_image=record.get("node-image"),
                         source=_path(record.get("source")),
+                        libvirt_driver=record.get("libvirt", {}).get("driver", "auto"),
+                        libvirt_management_network=record.get("libvirt", {}).get("management-network"),
                         aws=AwsSettings.from_record(record["aws"]) if record.get("aws") else None)
         except (KeyError, TypeError, AttributeError) as exc:
             # A stack.json written by hand or by another version: say so instead of a KeyError.
@@ -249,6 +254,10 @@ def _path(value: str | None) -> Path | None:
 def plan(config: Config, source: Path | None = None, provider: str | None = None) -> Stack:
     """Derive the Stack from a validated Config (provider may be overridden by a flag)."""
     base = source.parent if source is not None else Path.cwd()
+    if provider and (problem := box_problem(provider, config.box)):
+        from blackfish.errors import UsageError
+
+        raise UsageError(f"--provider {provider}: {problem}")
     nodes = tuple(
         Node(
             name=spec.name or default_node_name(config.stack, i),
@@ -287,6 +296,8 @@ def plan(config: Config, source: Path | None = None, provider: str | None = None
         node_image=config.node_image,
         source=source,
         aws=aws_settings(config, [n.name for n in nodes]),
+        libvirt_driver=config.libvirt.driver,
+        libvirt_management_network=config.libvirt.management_network,
     )
 
 

@@ -23,6 +23,10 @@ def get(name: str) -> Provider:
         from blackfish.providers.aws.provider import AwsProvider
 
         return AwsProvider()
+    if name == "libvirt":
+        from blackfish.providers.libvirt.provider import LibvirtProvider
+
+        return LibvirtProvider()
     if name in VAGRANT_PROVIDERS:
         from blackfish.providers.vagrant.provider import VagrantProvider
 

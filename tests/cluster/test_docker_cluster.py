@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 
 import pytest
 
 from tests.support.cluster import registry_image
 from tests.support.images import busybox_image
 from tests.support.service_images import haproxy_image
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -53,16 +53,6 @@ def stack(make_stack):
     stack.up()
     stack.ok("load", NAME, busybox, registry, haproxy)
     return stack
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
-        time.sleep(1)
 
 
 def test_up_gives_three_ready_swarm_nodes(stack):
