@@ -25,6 +25,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from floor_render import floor  # noqa: E402
+from timing import ratio_row  # noqa: E402
 
 from blackfish import render  # noqa: E402
 from blackfish.model import config  # noqa: E402
@@ -67,12 +68,6 @@ def timed_floor(count: int, base: Path) -> float:
         shutil.rmtree(directory)
 
 
-def ratio_row(case: str, ratios: list[float], goal: float, note: str) -> dict:
-    value = statistics.median(ratios)
-    return {"benchmark": "render", "case": case, "value": value, "unit": "x floor", "goal": f"<= {goal}",
-            "met": value <= goal, "spread": f"{min(ratios):.2f}-{max(ratios):.2f}", "note": note}
-
-
 def run() -> list[dict]:
     stack = bench_stack(COUNT)
     floors, firsts, reruns = [], [], []
@@ -89,14 +84,13 @@ def run() -> list[dict]:
     floor_s = statistics.median(floors)
     per_node = statistics.median(firsts) / COUNT
     return [
-        ratio_row(f"first render, {COUNT} nodes", [f / b for f, b in zip(firsts, floors)], 1.5,
+        ratio_row("render", f"first render, {COUNT} nodes", [f / b for f, b in zip(firsts, floors)], 1.5,
                   f"{statistics.median(firsts):.2f} s; floor {floor_s:.2f} s (floor_render.py)"),
-        ratio_row(f"rerender, {COUNT} nodes, nothing changed", [r / b for r, b in zip(reruns, floors)], 0.2,
+        ratio_row("render", f"rerender, {COUNT} nodes, nothing changed", [r / b for r, b in zip(reruns, floors)], 0.2,
                   f"{statistics.median(reruns) * 1000:.0f} ms"),
-        {"benchmark": "render", "case": f"first render, {LARGE} nodes, per node vs {COUNT}",
-         "value": large_first / LARGE / per_node, "unit": "x", "goal": "<= 1.2", "met": large_first / LARGE / per_node <= 1.2,
-         "spread": "one run", "note": f"{large_first:.1f} s ({large_first / large_floor:.2f}x its floor {large_floor:.1f} s); "
-                                      f"rerun {large_rerun:.2f} s"},
+        ratio_row("render", f"first render, {LARGE} nodes, per node vs {COUNT}", [large_first / LARGE / per_node], 1.2,
+                  f"{large_first:.1f} s ({large_first / large_floor:.2f}x its floor {large_floor:.1f} s); "
+                  f"rerun {large_rerun:.2f} s", unit="x"),
     ]
 
 
