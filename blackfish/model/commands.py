@@ -42,6 +42,6 @@ SUMMARIES: dict[str, str] = {
     "schema": "Print the JSON Schema of nodes.yml (for editor completion).",
     "ssh": "Open a shell on NODE, or run `-- COMMAND...` there.",
     "status": "Show every node: name, IP, roles, state, and what its provider adds.",
-    "up": "Boot the stack's nodes: PKI and user-data first, then the provider.",
+    "up": "Boot the stack: plan, PKI, user-data, boot, wait until the swarm is ready.",
     "validate": "Check nodes.yml and show the planned nodes.",
 }

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import jinja2
 
-from blackfish import pki
+from blackfish import pki, record
 
 from blackfish.pki import sshkey
 from blackfish.errors import UsageError
@@ -121,7 +121,7 @@ def render_stack(stack: Stack, state: StateDir, templates: Path | None = None) -
         common = memo.inputs_digest(memo.code_digest(), sources, stack, context)
         rendered = [_write_node(stack, state, node, context, env, made, common) for node in stack.nodes]
         made.save()
-        state.update_record(**stack.to_record())
+        record.save_plan(state, stack)  # never what booted the stack: that is `up`'s
     return rendered
 
 
