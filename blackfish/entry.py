@@ -1,9 +1,9 @@
-"""The console entry point: a docker proxy call with a remembered manager, and a plain
-`validate` of a good file, skip the CLI parser.
+"""The console entry point: docker proxy calls, and a plain `validate` of a good file, skip
+the CLI parser.
 
 `blackfish STACK ps` with a manager chosen moments ago execs docker before click (40+ ms to
-import) is loaded; everything else, including every proxy call that must probe, goes to
-blackfish.cli, which reports errors the usual way.
+import) is loaded; a proxy call that must probe does so without click too, and reports its
+errors as the CLI would (blackfish.errors.user_lines). Everything else goes to blackfish.cli.
 
 Editors and git hooks run `blackfish validate` on every save, and importing click costs more
 than the whole check (bench/bench_cli.py): a plain `validate [-f FILE]` of a file with no
@@ -22,6 +22,7 @@ def main() -> None:
         from blackfish.proxy import exec_if_remembered
 
         exec_if_remembered(args[0], args[1:])  # returns only when there is no warm choice
+        _proxy(args[0], args[1:])  # returns only when the CLI must answer
     if args[:1] == ["validate"]:
         _validate(args[1:])  # returns only when the CLI must answer
     from blackfish.cli import main as cli_main
@@ -33,6 +34,26 @@ def _may_be_stack(word: str) -> bool:
     from blackfish.model.commands import COMMANDS
 
     return not word.startswith((".", "-")) and "/" not in word and word not in COMMANDS
+
+
+def _proxy(stack: str, args: list[str]) -> None:
+    """Probe the managers and exec docker, or report the error, for a stack that has state;
+    else return. Without click: importing it is a fifth of a cold proxy call."""
+    import os
+
+    from blackfish import proxy
+
+    if os.environ.get("BLACKFISH_DEBUG") or not os.path.isfile(os.path.join(proxy.state_path(stack), proxy.RECORD)):
+        return  # tracebacks, and words that name no stack, are the CLI's
+    from blackfish.errors import BlackfishError, user_lines
+
+    try:
+        proxy.exec_docker(stack, args)  # replaces this process
+    except BlackfishError as exc:
+        print("\n".join(user_lines(exc)), file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
 
 
 def _validate(args: list[str]) -> None:

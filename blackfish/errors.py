@@ -77,3 +77,16 @@ class MissingToolError(BlackfishError):
 
 class ProviderError(BlackfishError):
     """The machinery that boots nodes failed (an unusable provider exits 3 via MissingToolError)."""
+
+
+def user_lines(exc: BlackfishError) -> list[str]:
+    """What the user reads for exc: one line per problem, `blackfish: error: ` before each
+    that does not already say where it comes from (FILE:LINE:COL: ...), then the detail."""
+    lines = [line if _has_place(line) else f"blackfish: error: {line}" for line in exc.lines()]
+    return lines + ([exc.detail.rstrip()] if exc.detail else [])
+
+
+def _has_place(line: str) -> bool:
+    head = line.split(": ", 1)[0]
+    parts = head.rsplit(":", 2)
+    return len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit()

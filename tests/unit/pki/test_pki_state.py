@@ -24,13 +24,19 @@ def leftovers(state: StateDir) -> list[str]:
     return sorted(p.name for p in state.path.rglob("*.tmp"))
 
 
-def test_a_write_that_fails_midway_leaves_the_old_file(state, monkeypatch):
-    state.write("ca-key.pem", b"old key\n")
+@pytest.fixture
+def fill_disk(monkeypatch):
+    """Call it to make every fsync from then on fail as on a full disk."""
 
     def disk_full(fd):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(os, "fsync", disk_full)
+    return lambda: monkeypatch.setattr(os, "fsync", disk_full)
+
+
+def test_a_write_that_fails_midway_leaves_the_old_file(state, fill_disk):
+    state.write("ca-key.pem", b"old key\n")
+    fill_disk()
     with pytest.raises(OSError, match="No space"):
         state.write("ca-key.pem", b"new key, never complete\n")
     assert state.read("ca-key.pem") == b"old key\n"
@@ -126,13 +132,9 @@ def test_a_batch_reads_its_own_writes_and_leaves_every_file_in_place(state):
     assert leftovers(state) == []
 
 
-def test_a_write_that_fails_in_a_batch_fails_the_batch_and_leaves_the_old_file(state, monkeypatch):
+def test_a_write_that_fails_in_a_batch_fails_the_batch_and_leaves_the_old_file(state, fill_disk):
     state.write("ca-key.pem", b"old key\n")
-
-    def disk_full(fd):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(os, "fsync", disk_full)
+    fill_disk()
     with pytest.raises(OSError, match="No space"):
         with state.batch():
             state.write("ca-key.pem", b"new key, never complete\n")
