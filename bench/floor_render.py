@@ -4,7 +4,12 @@ certificate for it signed by a CA (the extensions a node certificate carries), a
 of USER_DATA_BYTES (about what a node's user-data weighs, the key and certificate in it)
 written and fsync'd.
 
-    python bench/floor_render.py 1000      # seconds for 1000 nodes
+    python bench/floor_render.py 1000      # seconds for 1000 nodes, and for the layout floor
+
+`layout_floor` is the same work written the way a stack's state directory lays it out: per
+node a directory and three files (key, certificate, user-data), each written to a temp
+file, fsync'd and renamed into place, one after another. It is what creating the files of
+a render costs here, without templates or blackfish's own code.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ def _ca() -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     return cert, key
 
 
-def _leaf(i: int, ca_cert: x509.Certificate, ca_key) -> bytes:
+def _leaf(i: int, ca_cert: x509.Certificate, ca_key) -> tuple[bytes, bytes, bytes]:
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.timezone.utc)
     name = f"floor-{i:05d}"
@@ -53,9 +58,9 @@ def _leaf(i: int, ca_cert: x509.Certificate, ca_key) -> bytes:
                 x509.IPAddress(ipaddress.ip_address(0x0AF20000 + i + 1)), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
                 critical=False)
             .sign(ca_key, hashes.SHA256()))
-    pem = cert.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    return pem + b"#" * (USER_DATA_BYTES - len(pem))
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key_pem, cert_pem, cert_pem + key_pem + b"#" * (USER_DATA_BYTES - len(cert_pem) - len(key_pem))
 
 
 def floor(count: int, directory: Path) -> float:
@@ -64,12 +69,29 @@ def floor(count: int, directory: Path) -> float:
     ca_cert, ca_key = _ca()
     for i in range(count):
         with open(directory / f"floor-{i:05d}", "wb") as f:
-            f.write(_leaf(i, ca_cert, ca_key))
+            f.write(_leaf(i, ca_cert, ca_key)[2])
             f.flush()
             os.fsync(f.fileno())
     return time.perf_counter() - started
 
 
+def layout_floor(count: int, directory: Path) -> float:
+    """Seconds for the same nodes in a state directory's layout (see the module's doc)."""
+    started = time.perf_counter()
+    ca_cert, ca_key = _ca()
+    for i in range(count):
+        node = directory / f"floor-{i:05d}"
+        node.mkdir(mode=0o700)
+        for name, data in zip(("key.pem", "cert.pem", "user-data"), _leaf(i, ca_cert, ca_key)):
+            with open(node / f".{name}.tmp", "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(node / f".{name}.tmp", node / name)
+    return time.perf_counter() - started
+
+
 if __name__ == "__main__":
-    with tempfile.TemporaryDirectory(prefix="bench-floor-") as tmp:
-        print(f"{floor(int(sys.argv[1]) if len(sys.argv) > 1 else 1000, Path(tmp)):.3f} s")
+    nodes = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    with tempfile.TemporaryDirectory(prefix="bench-floor-") as one, tempfile.TemporaryDirectory(prefix="bench-floor-") as two:
+        print(f"floor {floor(nodes, Path(one)):.3f} s, layout floor {layout_floor(nodes, Path(two)):.3f} s")
