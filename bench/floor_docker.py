@@ -1,9 +1,9 @@
 """The floor of the docker provider (issue 17): what the same engine needs to start N node
 containers and get their dockerd answering, with the plain docker CLI and nothing else.
 
-Each node is the node image run as a provider node runs (systemd as PID 1, privileged, its
-own cgroup namespace, tmpfs /run, a volume for /var/lib/docker, a static IP on a bridge
-network made beforehand); its engine starts on the first request to its socket (the image
+Each node is the node image run as a provider node runs (systemd as PID 1, privileged or,
+where the host refuses that, its explicit equivalent, its own cgroup namespace on a cgroup v2 host, tmpfs /run,
+a volume for /var/lib/docker, a static IP on a bridge network made beforehand); its engine starts on the first request to its socket (the image
 enables docker.socket). `boot` times creating and starting them all at once until
 `docker exec NODE docker version` answers in each; `restart` times the same from stopped
 containers, as `up` after `halt` finds them.
@@ -40,11 +40,25 @@ def _wait_for_engine(name: str) -> None:
 
 
 def _run(i: int, image: str) -> None:
+    from blackfish.providers.docker import node as dn
+
     name = _name(i)
-    _docker("run", "-d", "--name", name, "--hostname", name, "--privileged", "--cgroupns", "private",
-            "--tmpfs", "/run:rw,nosuid,nodev,mode=755", "--tmpfs", "/run/lock:rw,nosuid,nodev,noexec",
-            "-v", f"{name}-docker:/var/lib/docker", "--network", PREFIX, "--ip", IPS[i],
-            "--stop-signal", "SIGRTMIN+3", "-e", "container=docker", image, "/sbin/init")
+    cgroup_v2 = _docker("info", "--format", "{{.CgroupVersion}}").stdout.strip() == "2"
+    common = ["run", "-d", "--name", name, "--hostname", name, *(["--cgroupns", "private"] if cgroup_v2 else []),
+              "--tmpfs", "/run:rw,nosuid,nodev,mode=755", "--tmpfs", "/run/lock:rw,nosuid,nodev,noexec",
+              "-v", f"{name}-docker:/var/lib/docker", "--network", PREFIX, "--ip", IPS[i],
+              "--stop-signal", "SIGRTMIN+3", "-e", "container=docker", "--entrypoint", "/bin/sh"]
+    done = _docker(*common, "--privileged", image, "-c", dn.BOOT, check=False)
+    if done.returncode != 0 and "unable to apply caps" in done.stderr:
+        # As the provider does where the host refuses --privileged: the explicit equivalent.
+        _docker("rm", "-f", name, check=False)
+        unprivileged = ["--cap-add", "ALL", "--security-opt", "seccomp=unconfined", "--security-opt",
+                        "apparmor=unconfined", "--device-cgroup-rule", "a *:* rwm"]
+        unprivileged += [f"--cap-drop={cap}" for cap in dn.missing_capabilities(dn.host_capabilities())]
+        unprivileged += [] if cgroup_v2 else ["-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw"]
+        done = _docker(*common, *unprivileged, image, "-c", dn.BOOT, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{name}: docker run failed: {done.stderr.strip()}")
     _wait_for_engine(name)
 
 

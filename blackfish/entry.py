@@ -11,7 +11,8 @@ problem and no warning is answered here. Anything else (another option, --help, 
 report) goes on to the CLI, which answers it the usual way.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here or in blackfish.proxy: on the warm proxy path
+# every module import counts (bench/bench_proxy.py), and Python >= 3.10 reads these annotations.
 
 import sys
 
