@@ -16,7 +16,6 @@ itself; StateDir.lock() is re-entrant, so callers may already hold it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import time
@@ -24,6 +23,7 @@ import time
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
+from blackfish import fingerprint
 from blackfish.pki import sshkey
 from blackfish.errors import UsageError
 from blackfish.pki import certs, keys, pkcs12
@@ -100,7 +100,7 @@ def _ensure_ca(stack: Stack, state: StateDir, renew: bool, written: list[str]):
 
 class Checked:
     """Leaves an earlier run found current, by a digest of all the verdict depends on (cert,
-    key, CA, profile, key kind), with the time the certificate is due for renewal.
+    key, CA, profile, key kind, blackfish's code), with the time the certificate is due for renewal.
 
     A rerun that finds the same digest before that time keeps the pair without parsing the
     key or verifying the signature: those checks were most of a rerun's time."""
@@ -110,8 +110,8 @@ class Checked:
         self.now: dict[str, list] = {}
 
     def digest(self, cert_pem: bytes | None, key_pem: bytes | None, profile: Profile, kind: str) -> str:
-        parts = [cert_pem or b"", key_pem or b"", self.ca_pem, repr(profile).encode(), kind.encode()]
-        return hashlib.sha256(b"\0".join(parts)).hexdigest()
+        # With blackfish's code: a new version may judge certificates by other rules.
+        return fingerprint.of_parts(fingerprint.of_code(), cert_pem or b"", key_pem or b"", self.ca_pem, profile, kind)
 
     def still_current(self, rel: str, digest: str) -> bool:
         seen = self.before.get(rel)

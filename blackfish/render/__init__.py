@@ -20,7 +20,7 @@ from pathlib import Path
 
 import jinja2
 
-from blackfish import pki, record
+from blackfish import fingerprint, pki, record
 
 from blackfish.pki import sshkey
 from blackfish.errors import UsageError
@@ -106,7 +106,7 @@ def render_stack(stack: Stack, state: StateDir, templates: Path | None = None) -
     A node whose inputs are those of the last render keeps its file untouched (render/memo.py)."""
     user_templates = templates if templates is not None else stack.templates
     env = environment(user_templates)  # checks that a user templates directory exists
-    sources = memo.files_digest(_search_dirs(env))
+    sources = fingerprint.of_files(_search_dirs(env))
     # Frozen: one environment per set of template sources, which need no stat() per include.
     env = environment(user_templates, sources)
     with state.lock(), state.batch():  # re-entrant: ensure_pki takes both too
@@ -118,7 +118,7 @@ def render_stack(stack: Stack, state: StateDir, templates: Path | None = None) -
             "registry_secret": state.secret(REGISTRY_SECRET, stack.registry_secret),
         }
         made = memo.Memo(state)
-        common = memo.inputs_digest(memo.code_digest(), sources, stack, context)
+        common = fingerprint.of_parts(fingerprint.of_code(), sources, stack, context)
         rendered = [_write_node(stack, state, node, context, env, made, common) for node in stack.nodes]
         made.save()
         record.save_plan(state, stack)  # never what booted the stack: that is `up`'s
@@ -129,7 +129,7 @@ def _write_node(stack: Stack, state: StateDir, node: Node, context: dict, env: j
                 made: memo.Memo, common: str) -> RenderedNode:
     cert, key = _read(state, pki.node_cert(node.name)), _read(state, pki.node_key(node.name))
     rel = user_data_path(node.name)
-    inputs = memo.inputs_digest(common, node.name, cert, key)
+    inputs = fingerprint.of_parts(common, node.name, cert, key)
     changed = False
     if not made.unchanged(node.name, inputs, rel):
         data = _render(env, stack, node, {**context, "cert_pem": cert, "key_pem": key}).encode()
@@ -158,7 +158,7 @@ def _read(state: StateDir, rel: str) -> str:
 def environment(user_templates: Path | None = None, sources: str | None = None) -> jinja2.Environment:
     """User templates first, then the built-ins (also as builtin/<path>); strict undefined.
 
-    With `sources` (memo.files_digest of the search path) the environment takes its
+    With `sources` (fingerprint.of_files of the search path) the environment takes its
     templates as they were when the digest was made, and no longer checks each file for a
     change each time it is used: other sources, another digest, another environment."""
     builtin = builtin_templates()

@@ -9,43 +9,13 @@ without running the templates, which were nearly all of a rerun's time.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-import os
-from pathlib import Path
 
 from blackfish.state import StateDir
 
 MEMO = "render-memo.json"
 MEMO_MODE = 0o600  # digests of keys and secrets: not secret, but no one else's business
-
-
-def inputs_digest(*parts: object) -> str:
-    """A digest of the parts' reprs (str, bytes, dataclasses, lists of them)."""
-    digest = hashlib.sha256()
-    for part in parts:
-        data = part if isinstance(part, bytes) else repr(part).encode()
-        digest.update(len(data).to_bytes(8, "big") + data)
-    return digest.hexdigest()
-
-
-def files_digest(directories: list[Path], suffix: str = "") -> str:
-    """A digest of every file (ending in suffix) under the directories: relative paths and bytes."""
-    digest = hashlib.sha256()
-    for directory in directories:
-        for root, dirs, files in os.walk(directory):
-            dirs.sort()
-            for name in sorted(n for n in files if n.endswith(suffix)):
-                path = Path(root, name)
-                digest.update(f"{path.relative_to(directory)}\0".encode() + path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-@functools.lru_cache(maxsize=1)
-def code_digest() -> str:
-    """blackfish's own source: a changed filter or model property must not keep stale output."""
-    return files_digest([Path(__file__).resolve().parents[1]], suffix=".py")
 
 
 class Memo:
