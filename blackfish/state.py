@@ -15,6 +15,7 @@ import os
 import secrets
 import tempfile
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Callable, Iterator
@@ -38,6 +39,8 @@ SSH_KEY, SSH_PUBLIC_KEY = "ssh/id_ed25519", "ssh/id_ed25519.pub"
 NODES = "nodes"
 VAGRANT_DIR = "vagrant"  # the Vagrant providers' Vagrantfile, machine records and logs
 PROXY_CACHE = "proxy-cache"
+PKI_CHECKED = "pki-checked.json"  # blackfish.pki: leaves found current
+RENDER_MEMO = "render-memo.json"  # blackfish.render.memo: what each user-data was made from
 
 
 def node_cert(name: str) -> str:
@@ -65,6 +68,8 @@ def user_data_path(node_name: str) -> str:
 TMP_SUFFIX = ".tmp"
 # Files that may be world-readable (inside the 0700 directory): certificates and public keys.
 PUBLIC_SUFFIXES = ("ca.pem", "cert.pem", ".pub")
+# Threads writing a batch (StateDir.batch): enough for the journal to take many fsyncs per commit.
+FLUSH_THREADS = 16
 
 
 def home() -> Path:
@@ -88,6 +93,9 @@ class StateDir:
     def __init__(self, stack: str, base: Path | None = None):
         self.stack = stack
         self.path = (base or home()) / stack
+        self._flush: ThreadPoolExecutor | None = None  # set inside batch()
+        self._pending: dict[str, tuple[bytes, Future]] = {}  # written, not yet on disk
+        self._flushed: list[Future] = []
 
     def __repr__(self) -> str:
         return f"StateDir({str(self.path)!r})"
@@ -110,9 +118,14 @@ class StateDir:
         return self.path / rel
 
     def read(self, rel: str | Path) -> bytes | None:
-        self.refuse_links(self.path / rel)
+        target = f"{self.path}/{rel}"  # a str: Path objects cost more than the read, 5 per node on a render
+        pending = self._pending.get(target)
+        if pending is not None:  # written in this batch, still being flushed
+            return pending[0]
+        self.refuse_links(Path(target))
         try:
-            return (self.path / rel).read_bytes()
+            with open(target, "rb") as f:
+                return f.read()
         except FileNotFoundError:
             return None
 
@@ -129,31 +142,82 @@ class StateDir:
     def write(self, rel: str | Path, data: bytes | str, mode: int = 0o600) -> bool:
         """Write atomically; keep the file (bytes and mtime) when the content is unchanged.
 
-        Returns True when the file was written."""
+        Returns True when the file was written. Inside batch() the file is in place when
+        the batch ends (and read() returns the new bytes at once)."""
         if isinstance(data, str):
             data = data.encode()
-        target = self.path / rel
-        self.refuse_links(target)
-        if target.is_file() and target.read_bytes() == data:
-            if (target.stat().st_mode & 0o777) != mode:
+        target = f"{self.path}/{rel}"
+        if self.read(rel) == data:  # read() refuses a link on the way
+            if os.path.isfile(target) and (os.stat(target).st_mode & 0o777) != mode:
                 os.chmod(target, mode)
             return False
-        self.ensure()
-        self._make_dirs(target.parent)
-        # The PID in the name lets a later command remove what a killed one left (tidy).
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=TMP_SUFFIX)
+        if self._flush is None:
+            self._write_new(target, data, mode)
+            return True
+        earlier = self._pending.get(target)
+        if earlier is not None:  # the same file twice in one batch: the later bytes must win
+            earlier[1].result()
+        flushing = self._flush.submit(self._write_new, target, data, mode)
+        self._flushed.append(flushing)
+        self._pending[target] = (data, flushing)
+        flushing.add_done_callback(lambda _: self._settled(target, flushing))
+        return True
+
+    def _write_new(self, target: str, data: bytes, mode: int) -> None:
+        """Temp file, fsync, rename: the file is either the old one or the new one, never half."""
+        fd, tmp = self._temp_for(Path(target))
         try:
-            os.fchmod(fd, mode)
-            with os.fdopen(fd, "wb") as f:
+            with open(fd, "wb") as f:
+                os.fchmod(fd, mode)
                 f.write(data)
                 f.flush()
-                os.fsync(f.fileno())
+                os.fsync(fd)
             os.replace(tmp, target)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
-        return True
+
+    def _temp_for(self, target: Path) -> tuple[int, str]:
+        """A new temp file next to target; the directories are made (0700) only when missing."""
+        # The PID in the name lets a later command remove what a killed one left (tidy).
+        prefix = f".{target.name}.{os.getpid()}."
+        try:
+            return tempfile.mkstemp(dir=target.parent, prefix=prefix, suffix=TMP_SUFFIX)
+        except FileNotFoundError:
+            self.ensure()
+            self._make_dirs(target.parent)
+            return tempfile.mkstemp(dir=target.parent, prefix=prefix, suffix=TMP_SUFFIX)
+
+    def _settled(self, target: str, flushing: Future) -> None:
+        # On disk now: stop holding its bytes (10,000 nodes' user-data would be 250 MB).
+        if self._pending.get(target, (None, None))[1] is flushing:
+            del self._pending[target]
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Writes inside the block go to disk from a pool of threads while the caller goes on;
+        all are in place when the block ends (which raises the first failure), and read()
+        returns the new bytes at once.
+
+        Each write stays atomic (temp file, fsync, rename). On this kind of machine creating
+        a file and its fsync cost more than rendering it (bench/bench_render.py), and they
+        wait in the kernel: the threads overlap them with each other and with the caller's
+        work, and the file system takes many fsyncs per journal commit. Re-entrant: an
+        inner batch joins the outer one.
+        """
+        if self._flush is not None:
+            yield
+            return
+        self._flush = ThreadPoolExecutor(FLUSH_THREADS, thread_name_prefix="blackfish-flush")
+        try:
+            yield
+        finally:  # even when the block raised: no thread may go on writing behind the caller's back
+            flush, self._flush = self._flush, None
+            flush.shutdown(wait=True)
+            flushed, self._flushed, self._pending = self._flushed, [], {}
+        for done in flushed:
+            done.result()  # raises the first failure
 
     def _make_dirs(self, directory: Path) -> None:
         # mkdir(parents=True) gives intermediate directories the umask's mode; every

@@ -8,6 +8,7 @@ proxy, status) learn a stack's nodes from its state directory.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,11 +113,11 @@ class Stack:
     def domain(self) -> str:
         return self.name
 
-    @property
+    @functools.cached_property
     def managers(self) -> list[Node]:
         return [n for n in self.nodes if n.is_manager]
 
-    @property
+    @functools.cached_property
     def workers(self) -> list[Node]:
         return [n for n in self.nodes if not n.is_manager]
 
@@ -124,15 +125,15 @@ class Stack:
     def first_manager(self) -> Node:
         return self.managers[0]
 
-    @property
+    @functools.cached_property
     def consul_servers(self) -> list[Node]:
         return [n for n in self.nodes if n.is_consul_server]
 
-    @property
+    @functools.cached_property
     def registries(self) -> list[Node]:
         return [n for n in self.nodes if n.is_registry]
 
-    @property
+    @functools.cached_property
     def lbs(self) -> list[Node]:
         return [n for n in self.nodes if n.is_lb]
 

@@ -12,6 +12,7 @@
     nodes/<name>/client-cert.pem client-key.pem  managers only: their engine-client certificate,
                                    from the clients CA (swarm bootstrap, pushes)
     ssh/id_ed25519(.pub)           the per-stack SSH key
+    pki-checked.json               digests of the leaves found current (so a rerun need not re-verify)
 
 docs/security.md says what each credential can reach.
 
@@ -25,18 +26,21 @@ itself; StateDir.lock() is re-entrant, so callers may already hold it.
 
 from __future__ import annotations
 
+import json
 import shutil
+import time
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
+from blackfish import fingerprint
 from blackfish.pki import sshkey
 from blackfish.errors import UsageError
 from blackfish.pki import certs, keys, pkcs12
 from blackfish.pki.certs import Profile
 from blackfish.model.stack import Node, Stack
 from blackfish.state import (CA_CERT, CA_KEY, CLIENT_CERT, CLIENT_KEY, CLIENT_PFX, CLIENT_PFX_PASSWORD, CLIENTS_CA_CERT,
-                             CLIENTS_CA_KEY, NODES, StateDir, manager_client_cert, manager_client_key, node_cert, node_key)
+                             CLIENTS_CA_KEY, NODES, PKI_CHECKED, StateDir, manager_client_cert, manager_client_key, node_cert, node_key)
 
 __all__ = ["CA_CERT", "CA_KEY", "CLIENTS_CA_CERT", "CLIENTS_CA_KEY", "CLIENT_CERT", "CLIENT_KEY", "CLIENT_PFX",
            "CLIENT_PFX_PASSWORD", "NODES", "node_cert", "node_key", "manager_client_cert", "manager_client_key",
@@ -44,6 +48,7 @@ __all__ = ["CA_CERT", "CA_KEY", "CLIENTS_CA_CERT", "CLIENTS_CA_KEY", "CLIENT_CER
 
 CLIENT_NAME = "blackfish-admin"
 CERT_MODE, KEY_MODE = 0o644, 0o600
+CHECKED = PKI_CHECKED  # see Checked
 
 
 def manager_profile(node: Node) -> Profile:
@@ -73,24 +78,27 @@ def rotate(stack: Stack, state: StateDir, ca: bool = False) -> list[str]:
 
 
 def _ensure(stack: Stack, state: StateDir, renew: bool, renew_ca: bool) -> list[str]:
-    with state.lock():
+    with state.lock(), state.batch():
         written: list[str] = []
         ca_cert, ca_key = _ensure_ca(stack, state, renew_ca, written)
         clients_cert, clients_key = _ensure_ca(stack, state, renew_ca, written, CLIENTS_CA_CERT, CLIENTS_CA_KEY, "clients")
+        # Both CAs in the digest: a leaf of either is judged again when either CA changes.
+        checked = Checked(_load_json(state.read(CHECKED)), _pem(ca_cert) + _pem(clients_cert), renew)
         for node in stack.nodes:
             _ensure_leaf(state, node_cert(node.name), node_key(node.name), node_profile(node), stack.pki_key,
-                         ca_cert, ca_key, renew, written)
+                         ca_cert, ca_key, checked, written)
             if node.is_manager:
                 _ensure_leaf(state, manager_client_cert(node.name), manager_client_key(node.name), manager_profile(node),
-                             stack.pki_key, clients_cert, clients_key, renew, written)
+                             stack.pki_key, clients_cert, clients_key, checked, written)
             else:  # a manager demoted to a worker keeps no engine-client certificate
                 state.remove(manager_client_cert(node.name))
                 state.remove(manager_client_key(node.name))
-        client_cert, client_key = _ensure_leaf(state, CLIENT_CERT, CLIENT_KEY, CLIENT_PROFILE, stack.pki_key,
-                                               clients_cert, clients_key, renew, written)
-        _ensure_pfx(stack, state, client_cert, client_key, ca_cert, written)
+        client_pem, client_key_pem = _ensure_leaf(state, CLIENT_CERT, CLIENT_KEY, CLIENT_PROFILE, stack.pki_key,
+                                                  clients_cert, clients_key, checked, written)
+        _ensure_pfx(stack, state, certs.load(client_pem), keys.from_pem(client_key_pem), ca_cert, written)
         written += sshkey.ensure_ssh_key(state)
         _remove_departed_nodes(stack, state)
+        state.write(CHECKED, json.dumps(checked.now, sort_keys=True) + "\n", mode=KEY_MODE)
         return written
 
 
@@ -127,16 +135,51 @@ def _existing_ca(stack: Stack, state: StateDir, cert_file: tuple, key_file: tupl
     return cert, key
 
 
+class Checked:
+    """Leaves an earlier run found current, by a digest of all the verdict depends on (cert,
+    key, CA, profile, key kind, blackfish's code), with the time the certificate is due for renewal.
+
+    A rerun that finds the same digest before that time keeps the pair without parsing the
+    key or verifying the signature: those checks were most of a rerun's time."""
+
+    def __init__(self, before: dict, ca_pem: bytes, renew: bool):
+        self.before, self.ca_pem, self.renew = before, ca_pem, renew
+        self.now: dict[str, list] = {}
+
+    def digest(self, cert_pem: bytes | None, key_pem: bytes | None, profile: Profile, kind: str) -> str:
+        # With blackfish's code: a new version may judge certificates by other rules.
+        return fingerprint.of_parts(fingerprint.of_code(), cert_pem or b"", key_pem or b"", self.ca_pem, profile, kind)
+
+    def still_current(self, rel: str, digest: str) -> bool:
+        seen = self.before.get(rel)
+        if self.renew or not isinstance(seen, list) or len(seen) != 2 or seen[0] != digest:
+            return False
+        if not isinstance(seen[1], (int, float)) or time.time() >= seen[1]:
+            return False
+        self.now[rel] = seen
+        return True
+
+    def found_current(self, rel: str, digest: str, cert: x509.Certificate) -> None:
+        self.now[rel] = [digest, (cert.not_valid_after_utc - certs.RENEW_BEFORE).timestamp()]
+
+
 def _ensure_leaf(state: StateDir, cert_rel: str, key_rel: str, profile: Profile, kind: str,
-                 ca_cert: x509.Certificate, ca_key: keys.PrivateKey, renew: bool, written: list[str]):
-    cert, key = certs.load(state.read(cert_rel)), keys.from_pem(state.read(key_rel))
-    if not renew and cert is not None and key is not None and certs.leaf_is_current(cert, key, profile, ca_cert, kind):
-        return cert, key
-    key = keys.generate(kind)
-    cert = certs.issue(profile, key, ca_cert, ca_key)
-    _write(state, key_rel, keys.to_pem(key), KEY_MODE, written)
-    _write(state, cert_rel, _pem(cert), CERT_MODE, written)
-    return cert, key
+                 ca_cert: x509.Certificate, ca_key: keys.PrivateKey, checked: Checked,
+                 written: list[str]) -> tuple[bytes, bytes]:
+    """The leaf's certificate and key PEM, issued anew unless the ones on disk are current."""
+    cert_pem, key_pem = state.read(cert_rel), state.read(key_rel)
+    digest = checked.digest(cert_pem, key_pem, profile, kind)
+    if checked.still_current(cert_rel, digest):
+        return cert_pem, key_pem
+    cert, key = certs.load(cert_pem), keys.from_pem(key_pem)
+    if checked.renew or cert is None or key is None or not certs.leaf_is_current(cert, key, profile, ca_cert, kind):
+        key = keys.generate(kind)
+        cert = certs.issue(profile, key, ca_cert, ca_key)
+        cert_pem, key_pem = _pem(cert), keys.to_pem(key)
+        _write(state, key_rel, key_pem, KEY_MODE, written)
+        _write(state, cert_rel, cert_pem, CERT_MODE, written)
+    checked.found_current(cert_rel, checked.digest(cert_pem, key_pem, profile, kind), cert)
+    return cert_pem, key_pem
 
 
 def _ensure_pfx(stack: Stack, state: StateDir, cert, key, ca_cert, written: list[str]) -> None:
@@ -170,6 +213,14 @@ def _remove_departed_nodes(stack: Stack, state: StateDir) -> None:
 def _write(state: StateDir, rel: str, data: bytes | str, mode: int, written: list[str]) -> None:
     if state.write(rel, data, mode=mode):
         written.append(rel)
+
+
+def _load_json(data: bytes | None) -> dict:
+    try:
+        loaded = json.loads(data) if data else {}
+    except ValueError:  # damaged: check everything again
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
 
 
 def _pem(cert: x509.Certificate) -> bytes:
