@@ -84,6 +84,8 @@ def _render(env: jinja2.Environment, stack: Stack, node: Node, context: dict) ->
     services = node_services(stack, node)
     variables = {
         "stack": stack, "node": node, "services": services, "images": stack.images,
+        # EC2 takes 16 KB of user-data: there the node scripts go without their comments.
+        "compact_scripts": stack.provider == "aws",
         "labels": node_labels(stack, node), **context,
     }
     try:
@@ -206,8 +208,22 @@ def environment(user_templates: Path | None = None, sources: str | None = None) 
         auto_reload=sources is None,
     )
     env.filters.update(block=yaml_block, yaml_str=yaml_str, systemd_arg=systemd_arg)
-    env.globals["raw"] = functools.lru_cache(maxsize=None)(lambda name: env.loader.get_source(env, name)[0])
+    source = functools.lru_cache(maxsize=None)(lambda name: env.loader.get_source(env, name)[0])
+
+    @jinja2.pass_context
+    def raw(context, name: str) -> str:
+        """A file included as it is (no Jinja), its comment lines dropped where user-data is scarce."""
+        return compact_script(source(name)) if context.get("compact_scripts") else source(name)
+
+    env.globals["raw"] = raw
     return env
+
+
+def compact_script(text: str) -> str:
+    """A shell script without its comment-only and blank lines (the `#!` line stays); the
+    node scripts have no here-documents, where such a line would be data."""
+    lines = text.splitlines(keepends=True)
+    return "".join(lines[:1] + [line for line in lines[1:] if line.strip() and not line.lstrip().startswith("#")])
 
 
 def _template_place(exc: Exception) -> str:

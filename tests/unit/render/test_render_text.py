@@ -58,3 +58,10 @@ def test_systemd_arguments_keep_specifiers_and_variables_literal():
     assert quoted == '"say \\"hi\\" there"'
     # systemd unquotes like a shell for this subset.
     assert shlex.split(quoted) == ['say "hi" there']
+
+
+def test_compact_script_drops_comment_and_blank_lines_but_keeps_the_shebang_and_the_code():
+    from blackfish.render import compact_script
+
+    script = "#!/bin/sh\n# why\n\nset -eu\n  # indented why\necho '# not a comment' # trailing\n"
+    assert compact_script(script) == "#!/bin/sh\nset -eu\necho '# not a comment' # trailing\n"
