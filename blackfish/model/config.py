@@ -30,6 +30,8 @@ PROVIDERS = VAGRANT_PROVIDERS + ("docker",)
 ROLES = ("consul-server", "swarm-manager", "docker-registry", "lb")
 PKI_KEYS = ("ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-4096")
 LabelValue = Union[str, int, float, bool]
+# `labels:` is a mapping (`type: control`) or, as the seed wrote it, a list of `key=value` strings.
+Labels = Union[dict[str, LabelValue], list[str]]
 
 _STRUCT = dict(kw_only=True, forbid_unknown_fields=True, rename="kebab")
 
@@ -51,7 +53,7 @@ class NodeSpec(msgspec.Struct, **_STRUCT):
     docker_registry: bool = False
     lb: bool = False
     roles: Union[list[str], None] = None
-    labels: dict[str, LabelValue] = {}
+    labels: Labels = {}
 
 
 class Config(msgspec.Struct, **_STRUCT):
@@ -69,7 +71,7 @@ class Config(msgspec.Struct, **_STRUCT):
     private_ssh_key: Union[str, None] = None
     journald_sink: Union[str, None] = None
     influxdb_url: Union[str, None] = None
-    labels: dict[str, LabelValue] = {}
+    labels: Labels = {}
     runtime: Literal["docker", "rkt"] = "docker"
     images: dict[str, str] = {}
     pki: PkiSpec = msgspec.field(default_factory=PkiSpec)
@@ -289,12 +291,15 @@ def _field_type(path: list):
 def _bad_entry(data, path: list) -> list:
     """The path of the first entry of the mapping at path whose value has the wrong type."""
     mapping = _value_at(data, path)
-    value_type = typing.get_args(_field_type(path))[1:]
-    if not isinstance(mapping, dict) or not value_type:
+    declared = _field_type(path)
+    # The mapping member of a union such as Labels (a mapping or a list).
+    dict_type = next((t for t in (typing.get_args(declared) or (declared,)) if typing.get_origin(t) is dict), None)
+    if not isinstance(mapping, dict) or dict_type is None:
         return path
+    value_type = typing.get_args(dict_type)[1]
     for key, value in mapping.items():
         try:
-            msgspec.convert(value, value_type[0])
+            msgspec.convert(value, value_type)
         except msgspec.ValidationError:
             return path + [key]
     return path
@@ -468,12 +473,39 @@ _LABEL_KEY = re.compile(r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?(/[A-Za-z0-9._-]+)*$")
 LABEL_VALUE = re.compile(r"""^[^\s'"$`\\]*$""")
 
 
-def _check_labels(labels: dict, path: list, bad) -> None:
+def label_mapping(labels: Labels) -> dict[str, LabelValue]:
+    """The labels as a mapping, whichever form nodes.yml used (checked by _check_labels)."""
+    if isinstance(labels, dict):
+        return labels
+    return dict(item.split("=", 1) for item in labels)
+
+
+def _check_labels(labels: Labels, path: list, bad) -> None:
+    if isinstance(labels, list):
+        _check_label_list(labels, path, bad)
+        return
     for key, value in labels.items():
-        if not _LABEL_KEY.match(key):
+        if not _LABEL_KEY.fullmatch(key):
             bad(path + [key], f"label key {key!r} must use lowercase letters, digits, '.', '-' and '_'", key=True)
-        elif not LABEL_VALUE.match(str(value)):
+        elif not LABEL_VALUE.fullmatch(str(value)):
             bad(path + [key], "a label value may not contain spaces, quotes, '$', '`' or '\\'")
+
+
+def _check_label_list(labels: list[str], path: list, bad) -> None:
+    """The seed's form: `- type=control`; the same rules as the mapping, and each key once."""
+    seen: dict[str, int] = {}
+    for i, item in enumerate(labels):
+        key, sep, value = item.partition("=")
+        if not sep:
+            bad(path + [i], f"{item!r} is not KEY=VALUE (like type=control)")
+        elif not _LABEL_KEY.fullmatch(key):
+            bad(path + [i], f"label key {key!r} must use lowercase letters, digits, '.', '-' and '_'")
+        elif not LABEL_VALUE.fullmatch(value):
+            bad(path + [i], "a label value may not contain spaces, quotes, '$', '`' or '\\'")
+        elif key in seen:
+            bad(path + [i], f"duplicate label key {key!r} (also {_format_path(path + [seen[key]])})")
+        else:
+            seen[key] = i
 
 
 def _is_consul_key(key: str) -> bool:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from blackfish.model import images
-from blackfish.model.config import Config, default_roles
+from blackfish.model.config import Config, default_roles, label_mapping
 from blackfish.model.naming import default_node_name
 
 DOCKER_TLS_PORT = 2376
@@ -193,7 +193,7 @@ def plan(config: Config, source: Path | None = None, provider: str | None = None
             roles=default_roles(config, i),
             memory=spec.memory,
             cpus=spec.cpus,
-            labels=_stringify(spec.labels),
+            labels=_stringify(label_mapping(spec.labels)),
         )
         for i, spec in enumerate(config.nodes)
     )
@@ -206,7 +206,7 @@ def plan(config: Config, source: Path | None = None, provider: str | None = None
         box=config.box or FLATCAR_BOX,
         box_url=None if config.box else FLATCAR_BOX_URL,
         runtime=config.runtime,
-        labels=_stringify(config.labels),
+        labels=_stringify(label_mapping(config.labels)),
         images=images.resolve(config.images),
         id=config.id,
         consul_joinip=config.consul_joinip,

@@ -315,3 +315,27 @@ def test_a_broken_user_template_is_one_error_with_its_place(tmp_path):
         render_yaml(MINIMAL, tmp_path, templates=tmp_path / "absent")
 
 
+
+
+LABELS_AS = {
+    "mapping": "labels: {env: test}\n    nodes:\n      - ip: 10.242.0.11\n        labels: {type: control, ssd: true}\n",
+    "list": "labels: [env=test]\n    nodes:\n      - ip: 10.242.0.11\n        labels:\n          - type=control\n          - ssd=true\n",
+}
+
+
+def test_labels_as_the_seeds_list_or_as_a_mapping_render_the_same_engine_labels(tmp_path):
+    rendered = {}
+    for form, labels in LABELS_AS.items():
+        text = f"""
+    stack: lab
+    admin-network: 10.242.0.0/24
+    {labels}"""
+        (tmp_path / form).mkdir()
+        _, _, nodes = render_yaml(text, tmp_path / form)
+        written = files(user_data(nodes[0]))
+        rendered[form] = (json.loads(written["/etc/docker/daemon.json"])["labels"],
+                          parse_env_file(written["/etc/blackfish/swarm.env"])["NODE_LABELS"])
+    assert rendered["list"] == rendered["mapping"]
+    engine, swarm = rendered["list"]
+    assert engine[-3:] == ["env=test", "type=control", "ssd=true"]
+    assert swarm.split() == engine
