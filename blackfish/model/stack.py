@@ -102,6 +102,8 @@ class Stack:
     templates: Path | None = None
     node_image: str | None = None
     source: Path | None = None
+    # Distribution's `storage:` driver section (never recorded: it may hold cloud credentials).
+    registry_storage: dict | None = None
 
     @property
     def domain(self) -> str:
@@ -221,6 +223,7 @@ def plan(config: Config, source: Path | None = None, provider: str | None = None
         templates=(base / config.templates) if config.templates else None,
         node_image=config.node_image,
         source=source,
+        registry_storage=config.registry_storage,
     )
 
 

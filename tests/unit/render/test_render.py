@@ -339,3 +339,23 @@ def test_labels_as_the_seeds_list_or_as_a_mapping_render_the_same_engine_labels(
     engine, swarm = rendered["list"]
     assert engine[-3:] == ["env=test", "type=control", "ssd=true"]
     assert swarm.split() == engine
+
+
+def test_several_registry_nodes_share_the_storage_given_in_nodes_yml(tmp_path):
+    _, _, nodes = render_yaml("""
+    stack: lab
+    admin-network: 10.242.0.0/24
+    registry-storage:
+      s3: {bucket: lab-images, region: eu-west-1, regionendpoint: "http://10.242.0.200:9000", secure: false}
+    nodes:
+      - ip: 10.242.0.11
+        docker-registry: true
+      - ip: 10.242.0.12
+        docker-registry: true
+    """, tmp_path)
+    configs = [yaml.safe_load(files(user_data(node))["/etc/blackfish/registry/config.yml"]) for node in nodes]
+    for config in configs:
+        assert config["storage"]["s3"] == {"bucket": "lab-images", "region": "eu-west-1",
+                                           "regionendpoint": "http://10.242.0.200:9000", "secure": False}
+        assert "filesystem" not in config["storage"] and config["storage"]["delete"] == {"enabled": True}
+    assert configs[0]["http"]["secret"] == configs[1]["http"]["secret"]
