@@ -171,7 +171,7 @@ def test_services_follow_roles_and_stack_settings(full):
     assert "blackfish-registry.service" in registry_units
     assert "blackfish-registry.service" not in units(user_data(by_name["lab-04"]))
     lb_units = units(user_data(by_name["lab-02"]))
-    assert {"blackfish-haproxy.service", "blackfish-consul-template.service", "blackfish-haproxy-reload.path"} <= set(lb_units)
+    assert {"blackfish-haproxy.service", "blackfish-consul-template.service", "blackfish-haproxy-reload.service"} <= set(lb_units)
     assert by_name["lab-01"].images == {s: full[0].images[s] for s in ("consul", "registrator", "registry", "telegraf")}
 
 
