@@ -4,7 +4,11 @@ rendered script the way blackfish-swarm.service does (its EnvironmentFile, then 
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -141,3 +145,66 @@ def test_a_worker_whose_managers_cannot_lead_retries_then_says_why_it_gave_up(sw
     # timeout) or answers that the swarm has no leader; either way the reason is named.
     reason = last.split("last error: 10.242.0.12: ", 1)[-1]
     assert reason in ("no answer within 5 s",) or "The swarm does not have a leader" in reason, last
+
+
+# --- a first manager that lost its state (issue 15, fault 4) ------------------------------
+
+REJOIN_SUBNET = "10.242.5.0/24"
+REJOIN_STACK = """
+    stack: rejoin
+    provider: docker
+    admin-network: 10.242.5.0/24
+    nodes:
+      - ip: 10.242.5.11
+      - ip: 10.242.5.12
+      - ip: 10.242.5.13
+"""
+
+
+@pytest.fixture(scope="module")
+def three_managers(tmp_path_factory):
+    needs_netlab()
+    from tests.support.netlab import Lab
+
+    workdir = tmp_path_factory.mktemp("rejoin")
+    _, _, rendered = render_yaml(REJOIN_STACK, workdir)
+    with Lab("bfsr", REJOIN_SUBNET) as lab:
+        nodes = [Node(lab, r, workdir) for r in rendered]
+        for node in nodes:
+            node.start_engine()
+        for node, process in [(node, node.bootstrap()) for node in nodes]:
+            code, err = finish(process)
+            assert code == 0, f"{node.name}: {err}"
+        yield nodes
+
+
+def swarm_ids(nodes) -> set[str]:
+    return {node.engine.cli("info", "--format", "{{.Swarm.Cluster.ID}}").stdout.strip() for node in nodes}
+
+
+def test_a_first_manager_that_lost_its_state_while_its_peers_are_slow_rejoins_the_swarm(three_managers):
+    first, second, third = three_managers
+    (before,) = swarm_ids(three_managers)
+    # The first manager comes back with an empty /var/lib/docker (a recreated VM or container).
+    first.host.stop_dockerd()
+    shutil.rmtree(first.engine.root / "data")
+    first.start_engine()
+    assert first.engine.cli("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip() == "inactive"
+    # Its peers are slow: their engines hold every request while it bootstraps.
+    paused = [second.engine.process.pid, third.engine.process.pid]
+    for pid in paused:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        process = first.bootstrap(budget=120, remote_timeout=3)
+        time.sleep(15)  # several rounds of asking the silent peers
+        assert process.poll() is None, finish(process)[1]
+        assert first.engine.cli("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip() == "inactive"
+    finally:
+        for pid in paused:
+            os.kill(pid, signal.SIGCONT)
+    code, err = finish(process)
+    assert code == 0, err
+    assert "not starting a swarm before every manager answers" in err
+    assert "initialising" not in err and "joining as manager through" in err
+    assert swarm_ids(three_managers) == {before}  # exactly one swarm, the one that was there
+    assert first.engine.cli("info", "--format", "{{.Swarm.ControlAvailable}}").stdout.strip() == "true"
