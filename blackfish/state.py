@@ -1,7 +1,7 @@
 """The state directory of a stack: its layout, atomic writes, permissions and lock.
 
 `$BLACKFISH_HOME/<stack>/` (default `~/.blackfish/<stack>/`) holds the PKI, the rendered
-user-data, generated secrets and `stack.json` (the plan and the provider that booted it).
+user-data, generated secrets and `stack.json` (the plan and what booted it; see record.py).
 The directory is 0700 and every file is written atomically (temp file + rename), private
 material 0600, so an interrupted command never leaves a half-written file behind.
 """
@@ -165,7 +165,7 @@ class StateDir:
         return value
 
     def record(self) -> dict:
-        """stack.json: the plan, and what booted it."""
+        """stack.json as stored (blackfish.record reads it: the schema and its migrations)."""
         raw = self.read(RECORD)
         if raw is None:
             raise UsageError(f"stack {self.stack!r} has no state in {self.path} (run `blackfish up` first)")
@@ -183,7 +183,3 @@ class StateDir:
     def save_record(self, record: dict) -> None:
         self.write(RECORD, json.dumps(record, indent=2, sort_keys=True) + "\n", mode=0o600)
 
-    def update_record(self, **fields) -> None:
-        record = self.record() if self.exists() else {}
-        record.update(fields)
-        self.save_record(record)

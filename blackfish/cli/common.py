@@ -52,11 +52,12 @@ def checked_stack_name(stack_name: str) -> str:
 
 
 def recorded_stack(stack_name: str):
-    """The Stack as recorded in its state directory (for commands that need no nodes.yml)."""
-    from blackfish.model.stack import Stack
+    """The Stack as recorded in its state directory (for commands that need no nodes.yml), on
+    the provider that booted it."""
+    from blackfish import record
     from blackfish.state import StateDir
 
-    return Stack.from_record(StateDir(checked_stack_name(stack_name)).record())
+    return record.stack(StateDir(checked_stack_name(stack_name)))
 
 
 def target_stack_name(stack_name: str | None, nodes_file: str | None) -> str:

@@ -30,8 +30,9 @@ parallel_option = click.option(
 @click.option("--provision", is_flag=True, help="Re-apply each node's user-data, also to running nodes.")
 @templates_option
 @click.option("--node-image", metavar="IMAGE", default=None, help="docker provider: the image every node runs.")
-def up(stack_name, nodes_file, provider, parallel, provision, templates, node_image):
-    """Boot the stack's nodes: PKI and user-data first, then the provider.
+@click.option("--no-wait", is_flag=True, help="Return once the machines run, without waiting for the swarm.")
+def up(stack_name, nodes_file, provider, parallel, provision, templates, node_image, no_wait):
+    """Boot the stack: plan, PKI, user-data, boot, wait until the swarm is ready.
 
     \b
       blackfish up                      the stack of ./nodes.yml, on its provider
@@ -45,7 +46,7 @@ def up(stack_name, nodes_file, provider, parallel, provision, templates, node_im
         import dataclasses
 
         stack = dataclasses.replace(stack, node_image=node_image)
-    _boot(stack, parallel=parallel, provision=provision, templates=templates)
+    _boot(stack, parallel=parallel, provision=provision, templates=templates, wait=not no_wait)
 
 
 @click.command()
@@ -58,7 +59,7 @@ def provision(stack_name, nodes_file, parallel, templates):
     from blackfish.cli.common import load_stack, with_booted_provider
 
     stack = with_booted_provider(load_stack(nodes_file, stack_name))
-    _boot(stack, parallel=parallel, provision=True, templates=templates)
+    _boot(stack, parallel=parallel, provision=True, templates=templates, wait=True)
 
 
 @click.command()
@@ -105,7 +106,9 @@ def destroy(stack_name, nodes_file, yes, purge):
         what = f"and delete {state.path} (CA, keys, secrets)" if purge else f"(the PKI in {state.path} stays)"
         click.confirm(f"Destroy the {len(stack.nodes)} node(s) of stack {stack.name!r} on {stack.provider} {what}?",
                       abort=True, err=True)
-    lifecycle.destroy(stack, state, purge=purge)
+    removed = lifecycle.destroy(stack, state, purge=purge)
+    for thing in removed:
+        click.echo(f"removed {thing}", err=True)
     click.echo(f"stack {stack.name!r} destroyed" + ("; its state directory is gone" if purge else ""), err=True)
 
 
@@ -129,25 +132,30 @@ def ssh(stack_name, node, command):
 # --- helpers -----------------------------------------------------------------------
 
 
-def _boot(stack, *, parallel, provision, templates) -> None:
+def _boot(stack, *, parallel, provision, templates, wait) -> None:
     from blackfish import lifecycle
     from blackfish.cli.output import print_table
 
-    with _NodeProgress([n.name for n in stack.nodes]) as progress:
-        rows = lifecycle.up(stack, parallel=parallel, provision=provision, templates=templates, progress=progress)
+    with _StepLines([n.name for n in stack.nodes]) as reporter:
+        rows = lifecycle.up(stack, parallel=parallel, provision=provision, templates=templates, wait=wait,
+                            reporter=reporter)
     print_table(rows, lifecycle.status_columns(rows))
     click.echo(f"stack {stack.name!r} is up on {stack.provider}: `blackfish {stack.name} node ls` talks to its swarm, "
                f"`blackfish status {stack.name}` shows its nodes", err=True)
 
 
-class _NodeProgress:
-    """Each node's phase while `up` runs: a live table on a terminal, else one line per change."""
+class _StepLines:
+    """`up`'s steps: one line per node when a step ends (`NODE  STEP  what happened`); on a
+    terminal, a live table of every node's current phase in the running step as well."""
 
     def __init__(self, nodes: list[str]):
         from rich.console import Console
 
         self.console = Console(stderr=True)
-        self.phases = {name: "waiting" for name in nodes}
+        self.nodes = nodes
+        self.width = max(len(n) for n in nodes)
+        self.phases: dict[str, str] = {}
+        self.step = ""
         self.live = None
         self.lock = threading.Lock()
 
@@ -163,20 +171,33 @@ class _NodeProgress:
         if self.live is not None:
             self.live.__exit__(*exc)
 
-    def __call__(self, node: str, phase: str) -> None:
+    def begin(self, step: str) -> None:
         with self.lock:
-            if self.phases.get(node) == phase:
-                return
+            self.step, self.phases = step, {}
+            self._refresh()
+
+    def node(self, step: str, node: str, phase: str) -> None:
+        with self.lock:
             self.phases[node] = phase
-            if self.live is not None:
-                self.live.update(self._table())
-            else:
-                self.console.print(f"{node}: {phase}", markup=False, highlight=False, soft_wrap=True)
+            self._refresh()
+
+    def end(self, step: str, ok: bool) -> None:
+        with self.lock:
+            for name in self.nodes:
+                phase = self.phases.get(name, "done" if ok else "stopped (the step failed)")
+                self.console.print(f"{name:<{self.width}}  {step:<6}  {phase}", markup=False, highlight=False,
+                                   soft_wrap=True)
+            self.phases = {}
+            self._refresh()
+
+    def _refresh(self) -> None:
+        if self.live is not None:
+            self.live.update(self._table())
 
     def _table(self):
         from rich.table import Table
 
         table = Table(box=None, show_header=False, pad_edge=False)
-        for name, phase in self.phases.items():
-            table.add_row(name, phase)
+        for name in self.nodes:
+            table.add_row(name, self.step, self.phases.get(name, "…" if self.step else ""))
         return table

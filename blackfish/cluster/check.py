@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from blackfish.cluster import engines
 
 from blackfish.cluster import readiness
-from blackfish.model.stack import Node, Stack
+from blackfish.model.stack import CONSUL_HTTPS_PORT, Node, Stack
 from blackfish.state import StateDir
 
 DEFAULT_IMAGE = "busybox:1.37"
@@ -43,7 +43,10 @@ class Result:
 
 
 def run(stack: Stack, state: StateDir, image: str = DEFAULT_IMAGE, timeout: float = SERVICE_TIMEOUT) -> list[Result]:
-    snap = readiness.snapshot(stack, state)
+    from blackfish import providers
+
+    provider = providers.get(stack.provider)
+    snap = readiness.snapshot(stack, state, lambda node: provider.engine_endpoint(stack, state, node))
     results = [_engine(snap, n) for n in stack.nodes] + [_swarm(snap, n) for n in stack.nodes]
     manager = stack.node(snap.members_from) if snap.members_from else None
     service = _service(stack, state, snap, manager, image, timeout)
@@ -67,7 +70,7 @@ def as_rows(results: list[Result]) -> list[dict]:
 
 def _engine(snap: readiness.Snapshot, node: Node) -> Result:
     if node.name in snap.errors:
-        return Result("engine", node.name, FAIL, f"{node.docker_host}: {snap.errors[node.name]}")
+        return Result("engine", node.name, FAIL, f"{snap.endpoints[node.name]}: {snap.errors[node.name]}")
     return Result("engine", node.name, OK, f"docker {snap.infos[node.name].get('ServerVersion', '?')} over TLS")
 
 
@@ -157,7 +160,7 @@ def _consul(stack: Stack, state: StateDir) -> Result:
     errors = []
     for server in have:
         try:
-            client = consul.Consul(host=server.ip, port=8501, scheme="https", verify=str(state.file("ca.pem")),
+            client = consul.Consul(host=server.ip, port=CONSUL_HTTPS_PORT, scheme="https", verify=str(state.file("ca.pem")),
                                    cert=(str(state.file("cert.pem")), str(state.file("key.pem"))), timeout=5)
             members = client.agent.members()
         except Exception as exc:  # the next server may answer
@@ -168,7 +171,7 @@ def _consul(stack: Stack, state: StateDir) -> Result:
         if missing:
             return Result("consul", "members", FAIL, f"not alive in consul (asked {server.name}): {', '.join(missing)}")
         return Result("consul", "members", OK, f"all {len(stack.nodes)} nodes alive (asked {server.name})")
-    return Result("consul", "members", FAIL, "no consul server answers on :8501: " + "; ".join(errors))
+    return Result("consul", "members", FAIL, f"no consul server answers on :{CONSUL_HTTPS_PORT}: " + "; ".join(errors))
 
 
 def _on(node: Node, state: StateDir, action):

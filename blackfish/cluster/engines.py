@@ -34,20 +34,28 @@ def api_client(node, cert_path, timeout: float = TIMEOUT):
     return api
 
 
-def client(node: Node, state: StateDir, timeout: float = TIMEOUT):
-    """A DockerClient for the node's engine; raises (docker/requests errors) when it does not answer."""
+class At:
+    """An engine's address as api_client() takes it: where this machine reaches it."""
+
+    def __init__(self, host: str, port: int):
+        self.docker_host = f"tcp://[{host}]:{port}" if ":" in host else f"tcp://{host}:{port}"
+
+
+def client(node: Node, state: StateDir, timeout: float = TIMEOUT, at: tuple[str, int] | None = None):
+    """A DockerClient for the node's engine (at `at`, its provider's engine_endpoint, when
+    given; else at the node's IP); raises (docker/requests errors) when it does not answer."""
     import docker
 
-    api = api_client(node, str(state.path), timeout)
+    api = api_client(At(*at) if at else node, str(state.path), timeout)
     api._version = api._retrieve_server_version()  # negotiate, as version="auto" would
     engine = docker.DockerClient.__new__(docker.DockerClient)
     engine.api = api
     return engine
 
 
-def info(node: Node, state: StateDir, timeout: float = 5.0) -> dict:
+def info(node: Node, state: StateDir, timeout: float = 5.0, at: tuple[str, int] | None = None) -> dict:
     """The engine's /info; raises when it does not answer over TLS."""
-    engine = client(node, state, timeout)
+    engine = client(node, state, timeout, at)
     try:
         return engine.info()
     finally:

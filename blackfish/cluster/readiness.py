@@ -1,9 +1,11 @@
 """Is a stack's swarm as planned? Every engine answering over TLS, every node a member in its role.
 
 `snapshot()` asks every node's engine for /info at once (mutual TLS, the stack's client
-certificate) and one active manager for the swarm's node list; `Snapshot.problems()` says,
-per planned node, what is not yet right. `wait()` polls until nothing is, or the time is up.
-Providers call wait() at the end of `up`; `blackfish check` reports a snapshot.
+certificate, at the address its provider's `engine_endpoint` gives) and one active manager
+for the swarm's node list; `Snapshot.problems()` says, per planned node, what is not yet
+right. `wait()` polls until nothing is, or the time is up. The readiness step of `up`
+(blackfish.lifecycle.pipeline) calls wait() for every provider; `blackfish check` reports a
+snapshot.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Callable
 
 from blackfish.cluster import engines
 from blackfish.errors import ProviderError
@@ -18,6 +21,8 @@ from blackfish.model.stack import Node, Stack
 from blackfish.state import StateDir
 
 POLL_INTERVAL = 1.0
+# endpoint(node) -> (host, port): where this machine reaches the node's engine (Provider.engine_endpoint).
+Endpoint = Callable[[Node], tuple[str, int]]
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,7 @@ class Snapshot:
     errors: dict[str, str] = field(default_factory=dict)  # node name -> why its engine did not answer
     members: list[Member] | None = None  # the swarm's nodes, from an active manager
     members_from: str | None = None
+    endpoints: dict[str, str] = field(default_factory=dict)  # node name -> tcp://host:port asked
 
     def member(self, node: Node) -> Member | None:
         """The node's ready entry (a replaced node can leave stale `down` entries behind)."""
@@ -44,7 +50,7 @@ class Snapshot:
 
     def problem(self, node: Node) -> str | None:
         if node.name in self.errors:
-            return f"engine {node.docker_host} does not answer over TLS: {self.errors[node.name]}"
+            return f"engine {self.endpoints.get(node.name, node.docker_host)} does not answer over TLS: {self.errors[node.name]}"
         swarm = self.infos[node.name].get("Swarm") or {}
         if swarm.get("LocalNodeState") != "active":
             return f"not in the swarm yet (swarm state {swarm.get('LocalNodeState') or 'unknown'})"
@@ -64,12 +70,14 @@ class Snapshot:
         return {n.name: p for n in self.stack.nodes if (p := self.problem(n)) is not None}
 
 
-def snapshot(stack: Stack, state: StateDir, timeout: float = 5.0) -> Snapshot:
+def snapshot(stack: Stack, state: StateDir, endpoint: Endpoint, timeout: float = 5.0) -> Snapshot:
     snap = Snapshot(stack)
+    at = {node.name: endpoint(node) for node in stack.nodes}
+    snap.endpoints = {name: engines.At(*where).docker_host for name, where in at.items()}
 
     def ask(node: Node):
         try:
-            return node, engines.info(node, state, timeout), None
+            return node, engines.info(node, state, timeout, at[node.name]), None
         except Exception as exc:  # any failure means: this engine is not usable now
             return node, None, engines.describe_error(exc)
 
@@ -83,7 +91,7 @@ def snapshot(stack: Stack, state: StateDir, timeout: float = 5.0) -> Snapshot:
         swarm = (snap.infos.get(node.name) or {}).get("Swarm") or {}
         if swarm.get("LocalNodeState") == "active" and swarm.get("ControlAvailable"):
             try:
-                snap.members = list_members(node, state, timeout)
+                snap.members = list_members(node, state, timeout, at[node.name])
                 snap.members_from = node.name
                 break
             except Exception:  # a manager without quorum cannot list nodes; try the next
@@ -91,8 +99,8 @@ def snapshot(stack: Stack, state: StateDir, timeout: float = 5.0) -> Snapshot:
     return snap
 
 
-def list_members(node: Node, state: StateDir, timeout: float = 5.0) -> list[Member]:
-    engine = engines.client(node, state, timeout)
+def list_members(node: Node, state: StateDir, timeout: float = 5.0, at: tuple[str, int] | None = None) -> list[Member]:
+    engine = engines.client(node, state, timeout, at)
     try:
         return [
             Member(
@@ -108,15 +116,15 @@ def list_members(node: Node, state: StateDir, timeout: float = 5.0) -> list[Memb
         engine.close()
 
 
-def wait(stack: Stack, state: StateDir, timeout: float, progress=None, diagnose=None) -> Snapshot:
-    """Poll until every node is ready; raise ProviderError naming each node that is not.
+def wait(stack: Stack, state: StateDir, endpoint: Endpoint, timeout: float, progress=None, diagnose=None) -> Snapshot:
+    """Poll until every node is ready; raise ProviderError naming each node that is not, and why.
 
-    `diagnose(node_name) -> str | None` adds what the provider can tell about a late node
-    (its failing unit's journal, say) to the error."""
+    `progress(node, phase)` hears each node's phase as it changes; `diagnose(node_name) ->
+    str | None` adds what can be learnt inside a late node (its failing unit's journal, say)."""
     deadline = time.monotonic() + timeout
     reported: dict[str, str] = {}
     while True:
-        snap = snapshot(stack, state)
+        snap = snapshot(stack, state, endpoint)
         problems = snap.problems()
         if progress:
             for node in stack.nodes:
@@ -129,13 +137,14 @@ def wait(stack: Stack, state: StateDir, timeout: float, progress=None, diagnose=
         if time.monotonic() >= deadline:
             lines = []
             for name, problem in problems.items():
-                lines.append(f"{name}: {problem}")
                 extra = diagnose(name) if diagnose else None
                 if extra:
+                    lines.append(f"{name}:")
                     lines.extend("  " + line for line in extra.rstrip().splitlines())
             raise ProviderError(
-                f"stack {stack.name!r}: {len(problems)} node(s) not ready after {timeout:.0f} s: {', '.join(problems)}",
-                detail="\n".join(lines),
+                f"stack {stack.name!r}: {len(problems)} node(s) not ready after {timeout:.0f} s: "
+                + "; ".join(f"{name}: {problem}" for name, problem in problems.items()),
+                detail="\n".join(lines) or None,
             )
         time.sleep(POLL_INTERVAL)
 

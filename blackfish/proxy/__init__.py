@@ -162,11 +162,12 @@ def choose(stack_name: str, warn=None) -> tuple[Manager, str]:
     fresh and reachable, else the best one a probe of every manager finds (then remembered).
 
     `warn(message)` hears about a fallback to a manager that is not an active swarm manager."""
-    from blackfish.model.stack import DOCKER_TLS_PORT, Stack
+    from blackfish import record
+    from blackfish.model.stack import DOCKER_TLS_PORT
     from blackfish.state import StateDir
 
     state = StateDir(stack_name)
-    stack = Stack.from_record(state.record())
+    stack = record.stack(state)
     path = str(state.path)
     manager = remembered(path)
     if manager is not None:

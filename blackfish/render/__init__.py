@@ -20,7 +20,7 @@ from pathlib import Path
 
 import jinja2
 
-from blackfish import pki
+from blackfish import pki, record
 
 from blackfish.pki import sshkey
 from blackfish.errors import UsageError
@@ -107,7 +107,7 @@ def render_stack(stack: Stack, state: StateDir, templates: Path | None = None) -
             "registry_secret": state.secret(REGISTRY_SECRET, stack.registry_secret),
         }
         rendered = [_write_node(stack, state, node, context, templates) for node in stack.nodes]
-        state.update_record(**stack.to_record())
+        record.save_plan(state, stack)  # never what booted the stack: that is `up`'s
     return rendered
 
 

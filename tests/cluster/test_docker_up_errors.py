@@ -65,7 +65,7 @@ def test_a_node_that_cannot_join_fails_up_with_its_unit_journal(make_stack):
     stack.env["BLACKFISH_UP_TIMEOUT"] = "20"
     result = stack.cli("up", "bfc4")
     assert result.returncode == 1
-    assert "stack 'bfc4': 1 node(s) not ready after 20 s: a1" in result.stderr
+    assert "blackfish: error: ready step: stack 'bfc4': 1 node(s) not ready after 20 s: a1: " in result.stderr
     assert "unit blackfish-swarm.service is failed; its journal ends:" in result.stderr
     # systemd's own lines (the script's stderr may lose the race to journald before it exits)
     assert "blackfish-swarm.service: Main process exited, code=exited, status=2/INVALIDARGUMENT" in result.stderr

@@ -14,6 +14,7 @@ import subprocess
 
 import pytest
 
+from blackfish import record
 from blackfish.state import StateDir
 from tests.conftest import assert_no_traceback, blackfish, needs, needs_tool
 from tests.support.vagrant import (
@@ -201,14 +202,19 @@ def test_up_drives_vagrant_and_shows_its_log_when_it_fails(vhome, tmp_path, bf_h
     assert result.returncode == 1, result.err
     state = StateDir("vt", bf_home)
     log = state.file("vagrant/up.log")
-    assert f"blackfish: error: `vagrant up vt-01` failed; vagrant's output is in {log}" in result.err
+    assert f"blackfish: error: boot failed on vt-01: `vagrant up vt-01` failed; vagrant's output is in {log}" in result.err
     assert "VBoxManage stand-in: no VirtualBox on this machine" in result.err
-    assert "vt-01: rendering user-data" in result.err and "vt-01: failed" in result.err
+    # One line per node per step, up to the step that failed.
+    lines = result.err.splitlines()
+    assert "vt-01  render  user-data written" in lines
+    assert f"vt-01  boot    failed: `vagrant up vt-01` failed; vagrant's output is in {log}" in lines
+    assert "vt-02  boot    stopped (the step failed)" in lines
+    assert not any(" ready " in line for line in lines)
     assert_no_traceback(result)
     text = log.read_text()
     assert "Bringing machine 'vt-01' up with 'virtualbox' provider..." in text
     assert "vt-02" not in text  # no other machine was started after the first failed
-    assert state.record()["provider"] == "virtualbox"
+    assert record.booted(state).provider == "virtualbox"  # a failed boot is remembered
     assert state.file("nodes/vt-01/user-data").is_file() and state.file("ca.pem").is_file()
 
     status = blackfish("status", "--json", cwd=tmp_path, env=env)

@@ -63,7 +63,6 @@ def render(stack: Stack, home: Path) -> StateDir:
 
     state = StateDir(stack.name, home)
     render_stack(stack, state)
-    state.update_record(**stack.to_record())
     write_vagrantfile(stack, state)
     return state
 

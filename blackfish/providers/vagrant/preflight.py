@@ -163,14 +163,11 @@ def check_provider(vagrant, provider: str, log: Path) -> None:
                              detail=error[1] if error else tools.tail(output + stderr)) from None
 
 
-def ensure_box(vagrant, stack: Stack, provider: str, log: Path, progress=None) -> None:
+def ensure_box(vagrant, stack: Stack, provider: str, log: Path) -> None:
     """Add the stack's box for `provider` unless Vagrant has it (the only download of `up`)."""
     boxes = vagrant.box_list()
     if any(b.name == stack.box and b.provider == provider for b in boxes):
         return
-    for node in stack.nodes:
-        if progress:
-            progress(node.name, f"downloading box {stack.box} ({provider})")
     try:
         vagrant.box_add(stack.box, stack.box_url, provider=provider)
     except subprocess.CalledProcessError:

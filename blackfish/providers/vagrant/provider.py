@@ -5,9 +5,10 @@ driving the Vagrantfile generated into `<state>/vagrant/`.
     vagrant/.vagrant/     Vagrant's own machine records (VAGRANT_DOTFILE_PATH)
     vagrant/up.log        the last `up`'s vagrant output; halt.log, destroy.log likewise
 
-`check()` runs before the state directory is touched (vagrant_preflight.py). `up` boots the
-first node alone (VirtualBox imports the box into its first VM; concurrent imports of one box
-collide), then the rest up to `parallel` at a time, each its own `vagrant up NODE`.
+`check()` runs before the state directory is touched (preflight.py). `boot` runs one `vagrant
+up NODE` per node, in waves (blackfish.providers.waves): the first node alone (VirtualBox
+imports the box into its first VM; concurrent imports of one box collide), then `parallel`
+at a time.
 """
 
 from __future__ import annotations
@@ -20,15 +21,15 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from blackfish import tools
 from blackfish.errors import BlackfishError, MissingToolError, ProviderError, UsageError
-from blackfish.providers import NOT_CREATED
+from blackfish.model.stack import DOCKER_TLS_PORT, Node, Stack
+from blackfish.providers.base import NOT_CREATED, Progress, Provider
 from blackfish.providers.vagrant import preflight
 from blackfish.providers.vagrant.vagrantfile import render_vagrantfile
-from blackfish.model.stack import Stack
+from blackfish.providers.waves import boot_in_waves
 from blackfish.state import StateDir
 
 VAGRANT_DIR = "vagrant"
@@ -103,11 +104,11 @@ def failure(provider: str, output: str, what: str, log: Path) -> BlackfishError:
     return ProviderError(f"{what} failed; vagrant's output is in {log}", detail=tools.tail(output))
 
 
-class VagrantProvider:
+class VagrantProvider(Provider):
     def __init__(self, name: str):
         self.name = name
 
-    def check(self, stack: Stack, state: StateDir, progress=None) -> None:
+    def check(self, stack: Stack, state: StateDir) -> None:
         """Vagrant >= 2.3, the provider usable, VirtualBox's host-only ranges, the box present
         (downloaded when missing). Writes nothing in the state directory."""
         exe = preflight.vagrant_executable()
@@ -121,32 +122,29 @@ class VagrantProvider:
             vboxmanage = shutil.which("VBoxManage") if self.name == "virtualbox" else None
             if vboxmanage:  # Vagrant found it usable, so it is on PATH (elsewhere only on Windows, unrestricted)
                 preflight.check_hostonly_network(stack, tools.run([vboxmanage, "--version"], check=False).stdout)
-            preflight.ensure_box(vagrant, stack, self.name, log, progress)
+            preflight.ensure_box(vagrant, stack, self.name, log)
 
-    def up(self, stack: Stack, state: StateDir, *, parallel: int = 1, provision: bool = False, progress=None) -> None:
+    def boot(self, stack: Stack, state: StateDir, *, parallel: int, provision: bool, progress: Progress) -> None:
         workdir = write_vagrantfile(stack, state).parent
         env = vagrant_env(workdir, self.name)
         with _Log(workdir / "up.log") as log:
 
-            def boot(node: str) -> None:
+            def boot_one(node: Node) -> None:
                 lines: list[str] = []
                 vagrant = open_vagrant(workdir, env, merge=True)
                 try:
-                    for line in vagrant.up(vm_name=node, provider=self.name, provision=True if provision else None,
-                                           stream_output=True):
+                    for line in vagrant.up(vm_name=node.name, provider=self.name,
+                                           provision=True if provision else None, stream_output=True):
                         log.write(line)
                         lines.append(line)
                         phase = _PHASE.match(line)
-                        if progress and phase and phase["node"] == node:
-                            progress(node, phase["text"])
+                        if phase and phase["node"] == node.name:
+                            progress(node.name, phase["text"])
                 except subprocess.CalledProcessError:
-                    if progress:
-                        progress(node, "failed")
-                    raise failure(self.name, "".join(lines), f"`vagrant up {node}`", log.path) from None
-                if progress:
-                    progress(node, "running")
+                    raise failure(self.name, "".join(lines), f"`vagrant up {node.name}`", log.path) from None
+                progress(node.name, "running")
 
-            _in_waves([n.name for n in stack.nodes], boot, parallel)
+            boot_in_waves(stack.nodes, boot_one, parallel=parallel, progress=progress)
 
     def status(self, stack: Stack, state: StateDir) -> list[dict]:
         workdir = state.file(VAGRANT_DIR)
@@ -163,9 +161,19 @@ class VagrantProvider:
     def halt(self, stack: Stack, state: StateDir) -> None:
         self._run(state, "halt", lambda vagrant: vagrant.halt())
 
-    def destroy(self, stack: Stack, state: StateDir) -> None:
-        if self._run(state, "destroy", lambda vagrant: vagrant.destroy()):
-            shutil.rmtree(state.file(VAGRANT_DIR))
+    def destroy(self, stack: Stack, state: StateDir) -> list[str]:
+        workdir = state.file(VAGRANT_DIR)
+        created = machines_created(workdir, self.name) if workdir.is_dir() else []
+        if not self._run(state, "destroy", lambda vagrant: vagrant.destroy()):
+            return []
+        gone = [f"{self.name} machine {name}" for name in created if name not in machines_created(workdir, self.name)]
+        shutil.rmtree(workdir)
+        return [*gone, f"Vagrant's records in {workdir}"]
+
+    def remains(self, stack: Stack, state: StateDir) -> list[str]:
+        """Machines Vagrant still has an id for (destroy removes the ids with the machines)."""
+        workdir = state.file(VAGRANT_DIR)
+        return [f"{self.name} machine {name}" for name in machines_created(workdir, self.name)] if workdir.is_dir() else []
 
     def ssh_argv(self, stack: Stack, state: StateDir, node: str, command: list[str]) -> list[str]:
         stack.node(node)  # an unknown node is a usage error listing the stack's nodes
@@ -177,6 +185,11 @@ class VagrantProvider:
         settings = [f"{key}={value}" for key, value in env.items()]
         remote = ["-c", shlex.join(command)] if command else []
         return ["env", "-u", "VAGRANT_VAGRANTFILE", *settings, exe, "ssh", node, *remote]
+
+    def engine_endpoint(self, stack: Stack, state: StateDir, node: Node) -> tuple[str, int]:
+        # Every node has its address on a private network shared with this machine (host-only
+        # for VirtualBox, a libvirt network for libvirt).
+        return node.ip, DOCKER_TLS_PORT
 
     # --- helpers ---------------------------------------------------------------------
 
@@ -234,29 +247,6 @@ class _Log:
         with self._lock:
             self._file.write(line if line.endswith("\n") else line + "\n")
             self._file.flush()
-
-
-def _in_waves(names: list[str], boot, parallel: int) -> None:
-    """boot(name) for every name: the first alone, then up to `parallel` at once. The first
-    failure stops new boots, lets running ones finish, and is raised."""
-    if not names:
-        return
-    boot(names[0])
-    pending = list(names[1:])
-    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        running = set()
-        error: BaseException | None = None
-        while pending or running:
-            while pending and error is None and len(running) < max(1, parallel):
-                running.add(pool.submit(boot, pending.pop(0)))
-            if not running:
-                break
-            done, running = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                if future.exception() is not None and error is None:
-                    error = future.exception()
-        if error is not None:
-            raise error
 
 
 def _text(output) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 
 import pytest
 
@@ -97,49 +95,3 @@ def test_machines_vagrant_has_an_id_for_are_created(tmp_path):
         (machines / name / provider / "id").write_text(content)
     (machines / "d" / "virtualbox").mkdir(parents=True)
     assert vp.machines_created(tmp_path, "virtualbox") == ["a"]
-
-
-class Recorder:
-    """A boot function that notes who runs at the same time."""
-
-    def __init__(self, fail: str | None = None):
-        self.lock = threading.Lock()
-        self.running: set[str] = set()
-        self.seen: list[tuple[str, frozenset]] = []
-        self.fail = fail
-
-    def __call__(self, name):
-        with self.lock:
-            self.running.add(name)
-            self.seen.append((name, frozenset(self.running)))
-        time.sleep(0.05)
-        with self.lock:
-            self.running.discard(name)
-        if name == self.fail:
-            raise ProviderError(f"{name} failed")
-
-
-def test_the_first_machine_boots_alone_then_up_to_parallel_at_once():
-    boot = Recorder()
-    vp._in_waves(["a", "b", "c", "d", "e"], boot, parallel=2)
-    assert boot.seen[0] == ("a", frozenset({"a"}))
-    assert sorted(name for name, _ in boot.seen) == ["a", "b", "c", "d", "e"]
-    assert max(len(together) for _, together in boot.seen) == 2
-
-
-def test_parallel_1_boots_one_after_the_other():
-    boot = Recorder()
-    vp._in_waves(["a", "b", "c"], boot, parallel=1)
-    assert [name for name, _ in boot.seen] == ["a", "b", "c"]
-    assert all(len(together) == 1 for _, together in boot.seen)
-
-
-def test_a_failure_stops_further_boots_and_is_raised():
-    boot = Recorder(fail="a")
-    with pytest.raises(ProviderError, match="a failed"):
-        vp._in_waves(["a", "b", "c"], boot, parallel=2)
-    assert [name for name, _ in boot.seen] == ["a"]
-    later = Recorder(fail="b")
-    with pytest.raises(ProviderError, match="b failed"):
-        vp._in_waves(["a", "b", "c", "d"], later, parallel=1)
-    assert [name for name, _ in later.seen] == ["a", "b"]

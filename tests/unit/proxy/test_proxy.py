@@ -92,7 +92,7 @@ def test_a_changed_stack_record_forgets_the_manager(bf_home, listener):
     stack, state = recorded_stack("s", ("10.243.0.11",), "10.243.0.0/24", pki=False)
     proxy.remember(state, proxy.Manager("s-01", "127.0.0.1", listener.port))
     time.sleep(0.01)
-    state.update_record(provider="virtualbox")
+    state.save_record({**state.record(), "provider": "virtualbox"})
     assert proxy.remembered(str(state.path)) is None
 
 

@@ -256,14 +256,19 @@ MINIMAL = """
 """
 
 
-def test_given_secrets_win_and_the_record_keeps_other_fields(tmp_path):
+def test_given_secrets_win_and_render_never_changes_what_booted_the_stack(tmp_path):
+    from blackfish import record
+
     stack, state, nodes = render_yaml(MINIMAL + "    consul-key: 3q2+7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", tmp_path)
     assert 'encrypt        = "3q2+7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="' in files(user_data(nodes[0]))["/etc/blackfish/consul/consul.hcl"]
     assert not (state.path / "secrets/consul-key").exists()
-    state.update_record(**{"provider-booted": "docker"})
-    render_yaml(MINIMAL, tmp_path)
-    record = state.record()
-    assert record["provider-booted"] == "docker" and record["nodes"][0]["name"] == "one-01"
+    assert record.booted(state) is None
+    record.save_booted(state, "docker", ["one-01"])
+    booted = record.booted(state)
+    render_yaml(MINIMAL.replace("provider: docker", "provider: virtualbox") + "      - ip: 10.242.0.22\n", tmp_path)
+    assert record.booted(state) == booted
+    assert [n["name"] for n in record.read(state).plan["nodes"]] == ["one-01", "one-02"]
+    assert record.stack(state).provider == "docker"
 
 
 def test_rkt_runtime_renders_rkt_units(tmp_path):

@@ -1,0 +1,73 @@
+"""A stack's lifecycle whatever boots it: up, status, halt, destroy, ssh (provision is `up`
+that re-applies user-data to running nodes).
+
+`up` is the ordered pipeline in pipeline.py. Every other command acts on the provider that
+booted the stack (`booted` in stack.json, see blackfish.record), so only `up` needs
+nodes.yml or --provider.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+from blackfish import providers, record
+from blackfish.errors import ProviderError
+from blackfish.lifecycle.pipeline import refuse_provider_switch, up
+from blackfish.model.stack import Stack
+from blackfish.state import StateDir
+
+__all__ = ["up", "status", "halt", "destroy", "ssh_argv", "booted_provider", "refuse_provider_switch",
+           "status_columns"]
+
+# The columns every provider's status has, in this order; a provider's own keys follow.
+STATUS_COLUMNS = ("node", "ip", "roles", "state")
+
+
+def status(stack: Stack, state: StateDir | None = None) -> list[dict]:
+    return providers.get(stack.provider).status(stack, state or StateDir(stack.name))
+
+
+def halt(stack: Stack, state: StateDir | None = None) -> None:
+    state = state or StateDir(stack.name)
+    with state.lock():
+        providers.get(stack.provider).halt(stack, state)
+
+
+def destroy(stack: Stack, state: StateDir | None = None, purge: bool = False) -> list[str]:
+    """Remove every node, then check that nothing of the stack remains; return what was removed.
+
+    The record forgets the boot only when nothing remains; otherwise a ProviderError (exit 1)
+    names what survived. The state directory (PKI, secrets) stays unless purge."""
+    state = state or StateDir(stack.name)
+    with state.lock():
+        provider = providers.get(stack.provider)
+        removed = provider.destroy(stack, state)
+        left = provider.remains(stack, state)
+        if left:
+            raise ProviderError(
+                f"stack {stack.name!r}: destroy could not remove {', '.join(left)}",
+                detail=f"removed: {', '.join(removed)}" if removed else "removed: nothing")
+        if state.exists():
+            record.clear_booted(state)
+        if purge:
+            shutil.rmtree(state.path)
+    return removed
+
+
+def ssh_argv(stack: Stack, node: str, command: list[str], state: StateDir | None = None) -> list[str]:
+    state = state or StateDir(stack.name)
+    return providers.get(stack.provider).ssh_argv(stack, state, node, command)
+
+
+def booted_provider(state: StateDir) -> str | None:
+    """The provider recorded by the last `up` (None when nothing is booted)."""
+    booted = record.booted(state)
+    return booted.provider if booted else None
+
+
+def status_columns(rows: list[dict]) -> list[str]:
+    """node, ip, roles, state, then every other key the provider reported, in order."""
+    columns = list(STATUS_COLUMNS)
+    for row in rows:
+        columns += [key for key in row if key not in columns]
+    return columns
