@@ -62,6 +62,8 @@ class NodeSpec(msgspec.Struct, **_STRUCT):
 class Config(msgspec.Struct, **_STRUCT):
     stack: str
     nodes: list[NodeSpec]
+    # This file's group of the stack (default: the file's name); see blackfish/model/groups.py.
+    group: Union[str, None] = None
     provider: str = "virtualbox"
     admin_network: str = "192.168.56.0/24"
     dc: str = "dc1"
@@ -115,8 +117,11 @@ def resolve_path(option: str | None) -> Path:
     return Path(option or os.environ.get(FILE_ENV) or DEFAULT_FILE)
 
 
-def load(path: Path) -> LoadedConfig:
-    """Read, decode and check a nodes file; raise ConfigError listing every problem."""
+def load(path: Path, context_for=None) -> LoadedConfig:
+    """Read, decode and check a nodes file; raise ConfigError listing every problem.
+
+    context_for(config, path) -> groups.Context gives what the stack's other groups are (the
+    default: none, the file is the whole stack)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -126,13 +131,16 @@ def load(path: Path) -> LoadedConfig:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: cannot read: {exc}") from None
-    return parse(text, str(path), path)
+    return parse(text, str(path), path, context_for)
 
 
-def parse(text: str, filename: str = DEFAULT_FILE, path: Path | None = None) -> LoadedConfig:
+def parse(text: str, filename: str = DEFAULT_FILE, path: Path | None = None, context_for=None) -> LoadedConfig:
+    from blackfish.model import groups
+
     doc = _Document(text, filename)
     config = doc.decode()
-    problems = _check(config, doc)
+    context = context_for(config, path or Path(filename)) if context_for else groups.Context()
+    problems = _check(config, doc, context)
     problems.sort(key=lambda p: (p.line, p.column))
     errors = [p for p in problems if not p.warning]
     if errors:
@@ -376,7 +384,8 @@ def provider_problem(name: str) -> str | None:
     return f"unknown provider {name!r}; {hint}expected one of: {', '.join(PROVIDERS)}"
 
 
-def _check(config: Config, doc: _Document) -> list[Problem]:
+def _check(config: Config, doc: _Document, context) -> list[Problem]:
+    from blackfish.model import groups
     from blackfish.model.images import SERVICES  # the one list of pinned services
     from blackfish.model.naming import default_node_name
 
@@ -391,6 +400,8 @@ def _check(config: Config, doc: _Document) -> list[Problem]:
         bad(["dc"], "must be a DNS label (lowercase letters, digits and '-', at most 63 characters)")
     if message := provider_problem(config.provider):
         bad(["provider"], message)
+    if config.group is not None and (message := groups.group_problem(config.group)):
+        bad(["group"], message)
 
     network = None
     try:
@@ -459,18 +470,7 @@ def _check(config: Config, doc: _Document) -> list[Problem]:
 
     _check_registry_storage(config, doc, bad)
 
-    if config.nodes and not problems:
-        roles = [set(default_roles(config, i)) for i in range(len(config.nodes))]
-        managers = sum("swarm-manager" in r for r in roles)
-        servers = sum("consul-server" in r for r in roles)
-        if managers == 0:
-            bad(["nodes"], "no swarm manager: give at least one node the role 'swarm-manager'", key=True)
-        elif managers % 2 == 0:
-            bad(["nodes"], f"{managers} swarm managers: an even number tolerates no more failures than one fewer; use an odd number", key=True, warning=True)
-        if servers == 0 and config.consul_joinip is None:
-            bad(["nodes"], "no consul server: give at least one node the role 'consul-server' or set consul-joinip", key=True)
-        elif servers and servers % 2 == 0:
-            bad(["nodes"], f"{servers} consul servers: an even number tolerates no more failures than one fewer; use an odd number", key=True, warning=True)
+    groups.check(config, doc, context, bad, counts=not problems)
     return problems
 
 
@@ -511,9 +511,6 @@ def _check_registry_storage(config: Config, doc, bad) -> None:
             for param in _REQUIRED_STORAGE_PARAMS[driver]:
                 if not str(params.get(param, "")).strip():
                     bad(["registry-storage", driver], f"the {driver} driver needs {param!r}", key=True)
-    registries = registry_nodes(config)
-    if len(registries) > 1 and storage is None:
-        bad(registry_role_path(config, registries[1]), shared_storage_problem(config.stack, len(registries)))
 
 
 _LABEL_KEY = re.compile(r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?(/[A-Za-z0-9._-]+)*$")

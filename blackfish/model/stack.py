@@ -35,6 +35,8 @@ class Node:
     memory: int = 2048
     cpus: int = 2
     labels: dict[str, str] = field(default_factory=dict)
+    # The nodes file (group) that declares the node; None in a record from before groups.
+    group: str | None = None
 
     @property
     def fqdn(self) -> str:
@@ -104,6 +106,38 @@ class Stack:
     source: Path | None = None
     # Distribution's `storage:` driver section (never recorded: it may hold cloud credentials).
     registry_storage: dict | None = None
+    # --- groups (blackfish/model/groups.py): `group` is the nodes file this plan came from.
+    # `nodes` are the nodes a command acts on; when they are one group of a larger stack,
+    # `members` holds every node of the stack in its order (empty: `nodes` is the whole stack).
+    group: str | None = None
+    members: tuple[Node, ...] = ()
+
+    @property
+    def all_nodes(self) -> tuple[Node, ...]:
+        """Every node of the stack, whatever group the command acts on."""
+        return self.members or self.nodes
+
+    @property
+    def groups(self) -> list[str]:
+        return list(dict.fromkeys(n.group or "-" for n in self.all_nodes))
+
+    def group_view(self, group: str | None = None) -> "Stack":
+        """The same stack acting on one group's nodes (default: its own group)."""
+        import dataclasses
+
+        group = group or self.group
+        return dataclasses.replace(self, nodes=tuple(n for n in self.all_nodes if n.group == group),
+                                   members=self.all_nodes, group=group)
+
+    def own_group(self) -> "Stack":
+        """The view of the group this plan came from (the stack itself when it has no group)."""
+        return self.group_view() if self.group is not None else self
+
+    def whole(self) -> "Stack":
+        """The same stack acting on all its nodes."""
+        import dataclasses
+
+        return dataclasses.replace(self, nodes=self.all_nodes, members=())
 
     @property
     def domain(self) -> str:
@@ -111,11 +145,11 @@ class Stack:
 
     @property
     def managers(self) -> list[Node]:
-        return [n for n in self.nodes if n.is_manager]
+        return [n for n in self.all_nodes if n.is_manager]
 
     @property
     def workers(self) -> list[Node]:
-        return [n for n in self.nodes if not n.is_manager]
+        return [n for n in self.all_nodes if not n.is_manager]
 
     @property
     def first_manager(self) -> Node:
@@ -123,27 +157,27 @@ class Stack:
 
     @property
     def consul_servers(self) -> list[Node]:
-        return [n for n in self.nodes if n.is_consul_server]
+        return [n for n in self.all_nodes if n.is_consul_server]
 
     @property
     def registries(self) -> list[Node]:
-        return [n for n in self.nodes if n.is_registry]
+        return [n for n in self.all_nodes if n.is_registry]
 
     @property
     def lbs(self) -> list[Node]:
-        return [n for n in self.nodes if n.is_lb]
+        return [n for n in self.all_nodes if n.is_lb]
 
     @property
     def registry_host(self) -> str:
         return f"registry.service.{self.domain}:{REGISTRY_PORT}"
 
     def node(self, name: str) -> Node:
-        for n in self.nodes:
+        for n in self.all_nodes:
             if n.name == name:
                 return n
         from blackfish.errors import UsageError
 
-        raise UsageError(f"stack {self.name!r} has no node {name!r}; its nodes: {', '.join(n.name for n in self.nodes)}")
+        raise UsageError(f"stack {self.name!r} has no node {name!r}; its nodes: {', '.join(n.name for n in self.all_nodes)}")
 
     def to_record(self) -> dict:
         """What the state directory keeps about the plan (no secrets)."""
@@ -157,8 +191,9 @@ class Stack:
             # `check` and `load` decide from these which service images the nodes run.
             "images": dict(self.images),
             "nodes": [
-                {"name": n.name, "ip": n.ip, "roles": list(n.roles), "memory": n.memory, "cpus": n.cpus, "labels": n.labels}
-                for n in self.nodes
+                {"name": n.name, "ip": n.ip, "roles": list(n.roles), "memory": n.memory, "cpus": n.cpus, "labels": n.labels,
+                 "group": n.group}
+                for n in self.all_nodes
             ],
         }
 
@@ -168,7 +203,8 @@ class Stack:
             name, dc = record["stack"], record["dc"]
             nodes = tuple(
                 Node(name=n["name"], ip=n["ip"], stack=name, dc=dc, roles=tuple(n["roles"]),
-                     memory=n.get("memory", 2048), cpus=n.get("cpus", 2), labels=n.get("labels", {}))
+                     memory=n.get("memory", 2048), cpus=n.get("cpus", 2), labels=n.get("labels", {}),
+                     group=n.get("group"))
                 for n in record["nodes"]
             )
             pki = record.get("pki", {})
@@ -183,9 +219,17 @@ class Stack:
                                  "run `blackfish up` to write it again") from None
 
 
-def plan(config: Config, source: Path | None = None, provider: str | None = None) -> Stack:
-    """Derive the Stack from a validated Config (provider may be overridden by a flag)."""
+def plan(config: Config, source: Path | None = None, provider: str | None = None,
+         recorded: "Stack | None" = None) -> Stack:
+    """Derive the Stack from a validated Config (provider may be overridden by a flag).
+
+    With `recorded` (the stack as its record has it), the file is one group of that stack:
+    the result is the whole stack, the other groups' nodes as recorded and this file's in
+    their place (its group keeps its position; a new group comes last)."""
+    from blackfish.model.groups import group_name
+
     base = source.parent if source is not None else Path.cwd()
+    group = group_name(config.group, source)
     nodes = tuple(
         Node(
             name=spec.name or default_node_name(config.stack, i),
@@ -196,9 +240,11 @@ def plan(config: Config, source: Path | None = None, provider: str | None = None
             memory=spec.memory,
             cpus=spec.cpus,
             labels=_stringify(label_mapping(spec.labels)),
+            group=group,
         )
         for i, spec in enumerate(config.nodes)
     )
+    nodes = _with_other_groups(nodes, group, recorded)
     return Stack(
         name=config.stack,
         dc=config.dc,
@@ -224,7 +270,26 @@ def plan(config: Config, source: Path | None = None, provider: str | None = None
         node_image=config.node_image,
         source=source,
         registry_storage=config.registry_storage,
+        group=group,
     )
+
+
+def _with_other_groups(mine: tuple[Node, ...], group: str, recorded: "Stack | None") -> tuple[Node, ...]:
+    if recorded is None:
+        return mine
+    before = recorded.all_nodes
+    if all(n.group is None for n in before):
+        return mine  # a record from before groups: the stack was one file, this one
+    ordered: list[Node] = []
+    for node in before:
+        if node.group == group:
+            if not any(n.group == group for n in ordered):
+                ordered += mine
+        else:
+            ordered.append(node)
+    if not any(n.group == group for n in ordered):
+        ordered += mine
+    return tuple(ordered)
 
 
 def _stringify(labels: dict) -> dict[str, str]:

@@ -67,7 +67,7 @@ def _ensure(stack: Stack, state: StateDir, renew: bool, renew_ca: bool) -> list[
     with state.lock():
         written: list[str] = []
         ca_cert, ca_key = _ensure_ca(stack, state, renew_ca, written)
-        for node in stack.nodes:
+        for node in stack.all_nodes:
             _ensure_leaf(state, node_cert(node.name), node_key(node.name), node_profile(node), stack.pki_key,
                          ca_cert, ca_key, renew, written)
         client_cert, client_key = _ensure_leaf(state, CLIENT_CERT, CLIENT_KEY, CLIENT_PROFILE, stack.pki_key,
@@ -120,7 +120,7 @@ def _remove_departed_nodes(stack: Stack, state: StateDir) -> None:
     base = state.file(NODES)
     if not base.is_dir():
         return
-    current = {n.name for n in stack.nodes}
+    current = {n.name for n in stack.all_nodes}
     for entry in base.iterdir():
         if entry.is_dir() and entry.name not in current:
             shutil.rmtree(entry)

@@ -106,7 +106,8 @@ def render_stack(stack: Stack, state: StateDir, templates: Path | None = None) -
             "consul_key": state.secret(CONSUL_KEY, stack.consul_key, generate=new_consul_key),
             "registry_secret": state.secret(REGISTRY_SECRET, stack.registry_secret),
         }
-        rendered = [_write_node(stack, state, node, context, templates) for node in stack.nodes]
+        # Only the nodes of this file's group: the other groups' user-data stays as their files rendered it.
+        rendered = [_write_node(stack, state, node, context, templates) for node in stack.own_group().nodes]
         record.save_plan(state, stack)  # never what booted the stack: that is `up`'s
     return rendered
 

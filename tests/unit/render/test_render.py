@@ -261,7 +261,9 @@ def test_given_secrets_win_and_render_never_changes_what_booted_the_stack(tmp_pa
 
     stack, state, nodes = render_yaml(MINIMAL + "    consul-key: 3q2+7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", tmp_path)
     assert 'encrypt        = "3q2+7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="' in files(user_data(nodes[0]))["/etc/blackfish/consul/consul.hcl"]
-    assert not (state.path / "secrets/consul-key").exists()
+    # Stored too (0600): a later nodes file of the stack that leaves it out uses the same (docs/groups.md).
+    assert (state.path / "secrets/consul-key").read_text() == "3q2+7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
+    assert (state.path / "secrets/consul-key").stat().st_mode & 0o777 == 0o600
     assert record.booted(state) is None
     record.save_booted(state, "docker", ["one-01"])
     booted = record.booted(state)
