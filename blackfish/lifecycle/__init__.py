@@ -17,7 +17,7 @@ from blackfish.model.stack import Stack
 from blackfish.state import StateDir
 
 __all__ = ["up", "status", "halt", "destroy", "ssh_argv", "booted_provider", "refuse_provider_switch",
-           "status_columns"]
+           "status_columns", "acted_on", "with_groups"]
 
 # The columns every provider's status has, in this order; a provider's own keys follow.
 STATUS_COLUMNS = ("node", "ip", "roles", "state")
@@ -32,10 +32,10 @@ def status(stack: Stack, state: StateDir | None = None) -> list[dict]:
 def halt(stack: Stack, state: StateDir | None = None) -> None:
     state = state or StateDir(stack.name)
     with state.lock():
-        providers.get(stack.provider).halt(_acted_on(stack), state)
+        providers.get(stack.provider).halt(acted_on(stack), state)
 
 
-def _acted_on(stack: Stack) -> Stack:
+def acted_on(stack: Stack) -> Stack:
     """A command given one group's nodes file acts on that group when the stack has others."""
     return stack.own_group() if len(stack.groups) > 1 else stack.whole()
 
@@ -48,7 +48,7 @@ def destroy(stack: Stack, state: StateDir | None = None, purge: bool = False) ->
     only when nothing remains; otherwise a ProviderError (exit 1) names what survived. The
     state directory (PKI, secrets) stays unless purge."""
     state = state or StateDir(stack.name)
-    target = _acted_on(stack)
+    target = acted_on(stack)
     if target.members:
         return _destroy_group(target, state)
     with state.lock():

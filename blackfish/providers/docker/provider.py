@@ -96,6 +96,11 @@ class DockerProvider(Provider):
                         raise UsageError(
                             f"docker network {network.name} has subnet {subnet}, but admin-network is "
                             f"{stack.admin_network}; `blackfish destroy {stack.name}` first to change it")
+                    # A later group (docs/groups.md) may name the address the network gave this machine.
+                    gateway = pool.get("Gateway")
+                    if clash := [n.name for n in stack.nodes if n.ip == gateway]:
+                        raise UsageError(f"node {clash[0]}: {gateway} is this machine's address on docker network "
+                                         f"{network.name}; give the node another ip")
                 elif ipaddress.ip_network(subnet).overlaps(wanted):
                     raise UsageError(f"admin-network {stack.admin_network} overlaps docker network "
                                      f"{network.name} ({subnet}); choose another admin-network in nodes.yml")
