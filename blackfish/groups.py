@@ -12,7 +12,7 @@ import dataclasses
 from pathlib import Path
 
 from blackfish import record
-from blackfish.model.groups import Context, Member, group_name
+from blackfish.model.groups import Context, group_name
 from blackfish.model.stack import Stack
 from blackfish.state import StateDir, known_stacks
 
@@ -37,8 +37,7 @@ def context_for(config, path: Path) -> Context:
 
 def context_of(stack: Stack, group: str, **secrets_and_foreign) -> Context:
     """The Context of `group` as one group of the recorded `stack`."""
-    others = tuple(Member(n.name, n.ip, n.roles, n.group) for n in stack.all_nodes
-                   if n.group is not None and n.group != group)
+    others = tuple(n for n in stack.all_nodes if n.group is not None and n.group != group)
     if not others:
         return Context(foreign=secrets_and_foreign.get("foreign", {}))
     return Context(others=others, dc=stack.dc, admin_network=stack.admin_network, pki_key=stack.pki_key,

@@ -19,20 +19,10 @@ _GROUP = re.compile(r"[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?")
 
 
 @dataclass(frozen=True)
-class Member:
-    """A recorded node of another group of the stack."""
-
-    name: str
-    ip: str
-    roles: tuple[str, ...]
-    group: str
-
-
-@dataclass(frozen=True)
 class Context:
     """What the stack's record says about its other groups (empty for a new stack)."""
 
-    others: tuple[Member, ...] = ()
+    others: tuple = ()  # their recorded nodes (blackfish.model.stack.Node)
     dc: str | None = None
     admin_network: str | None = None
     pki_key: str | None = None

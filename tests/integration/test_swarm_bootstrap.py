@@ -4,6 +4,7 @@ rendered script the way blackfish-swarm.service does (its EnvironmentFile, then 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -71,21 +72,26 @@ def finish(process, timeout: float = 300) -> tuple[int, str]:
     return process.returncode, err
 
 
-@pytest.fixture(scope="module")
-def swarm(tmp_path_factory):
-    needs_netlab()
+@contextlib.contextmanager
+def bootstrapped(lab_name: str, subnet: str, nodes_yml: str, workdir: Path):
+    """A lab host per node of nodes_yml, each with its engine, every swarm-bootstrap run at once
+    (as nodes booting together would); yields the stack, the nodes and {name: (exit code, stderr)}."""
     from tests.support.netlab import Lab
 
-    workdir = tmp_path_factory.mktemp("swarm")
-    stack, _, rendered = render_yaml(STACK, workdir)
-    with Lab("bfsw", SUBNET) as lab:
+    stack, _, rendered = render_yaml(nodes_yml, workdir)
+    with Lab(lab_name, subnet) as lab:
         nodes = [Node(lab, r, workdir) for r in rendered]
         for node in nodes:
             node.start_engine()
-        # All at once, as nodes booting together would.
         runs = [(node, node.bootstrap()) for node in nodes]
-        results = {node.name: finish(process) for node, process in runs}
-        yield stack, nodes, results
+        yield stack, nodes, {node.name: finish(process) for node, process in runs}
+
+
+@pytest.fixture(scope="module")
+def swarm(tmp_path_factory):
+    needs_netlab()
+    with bootstrapped("bfsw", SUBNET, STACK, tmp_path_factory.mktemp("swarm")) as booted:
+        yield booted
 
 
 def node_table(manager) -> dict[str, str]:
@@ -164,17 +170,9 @@ REJOIN_STACK = """
 @pytest.fixture(scope="module")
 def three_managers(tmp_path_factory):
     needs_netlab()
-    from tests.support.netlab import Lab
-
-    workdir = tmp_path_factory.mktemp("rejoin")
-    _, _, rendered = render_yaml(REJOIN_STACK, workdir)
-    with Lab("bfsr", REJOIN_SUBNET) as lab:
-        nodes = [Node(lab, r, workdir) for r in rendered]
-        for node in nodes:
-            node.start_engine()
-        for node, process in [(node, node.bootstrap()) for node in nodes]:
-            code, err = finish(process)
-            assert code == 0, f"{node.name}: {err}"
+    with bootstrapped("bfsr", REJOIN_SUBNET, REJOIN_STACK, tmp_path_factory.mktemp("rejoin")) as (_, nodes, results):
+        for name, (code, err) in results.items():
+            assert code == 0, f"{name}: {err}"
         yield nodes
 
 
