@@ -48,6 +48,7 @@ nodes:
 @pytest.fixture(scope="module")
 def stack(make_stack):
     stack = make_stack(NAME, CONTROL)
+    stack.nodes_file.unlink()  # the two files below are the stack; commands given STACK read its record
     (stack.workdir / "control.yml").write_text(CONTROL)
     (stack.workdir / "workers.yml").write_text(WORKERS)
     return stack
