@@ -84,8 +84,14 @@ def _destroy_group(group: Stack, state: StateDir) -> list[str]:
         if left:
             raise ProviderError(f"group {group.group!r} of stack {group.name!r}: destroy could not remove {', '.join(left)}",
                                 detail=f"removed: {', '.join(removed)}" if removed else "removed: nothing")
-        removed += swarm_members.remove(group, state, endpoint)
-        groups.forget(state, group)
+        groups.forget(state, group)  # the machines are gone, whatever the swarm says next
+        try:
+            removed += swarm_members.remove(group, state, endpoint)
+        except ProviderError as exc:
+            raise ProviderError(
+                f"group {group.group!r} of stack {group.name!r} destroyed, but its nodes are still in the swarm's "
+                f"node list: {exc.message}; remove them with `blackfish {group.name} node rm --force NODE`",
+                detail=f"removed: {', '.join(removed)}") from exc
     return removed
 
 
