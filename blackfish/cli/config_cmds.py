@@ -33,8 +33,11 @@ def validate(nodes_file, as_json):
 
         print_json(plan(loaded.config, source=loaded.path).to_record())
         return
+    from blackfish.model.groups import group_name
+
     config = loaded.config
-    click.echo(f"{loaded.path}: ok: stack {config.stack!r}, {len(config.nodes)} node(s), provider {config.provider}")
+    click.echo(f"{loaded.path}: ok: stack {config.stack!r}, group {group_name(config.group, loaded.path)!r}, "
+               f"{len(config.nodes)} node(s), provider {config.provider}")
 
 
 @click.command()
