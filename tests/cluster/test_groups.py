@@ -59,13 +59,15 @@ def up(stack, file: str) -> str:
     return stack.ok("up", "-f", file, "--provider", "docker", "--parallel", "4")
 
 
-def swarm_ids(stack, nodes) -> set[str]:
-    ids = set()
-    for node in nodes:
-        out = stack.on_node(node, "docker", "info", "--format", "{{.Swarm.Cluster.ID}}")
-        assert out.returncode == 0, out.stderr
-        ids.add(out.stdout.strip())
-    return ids
+def engine_info(stack, node: str, field: str) -> str:
+    out = stack.on_node(node, "docker", "info", "--format", "{{" + field + "}}")
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def swarm_ids(stack, managers) -> set[str]:
+    """The swarm (cluster) ID each manager's engine reports (a worker's engine does not know it)."""
+    return {engine_info(stack, node, ".Swarm.Cluster.ID") for node in managers}
 
 
 def ready_managers(stack) -> dict[str, str]:
@@ -80,7 +82,11 @@ def test_two_files_make_one_swarm_of_five_ready_nodes_with_one_ca(stack, tmp_pat
     up(stack, "workers.yml")
 
     assert set(stack.swarm_nodes()) == {"c1", "c2", "c3", "w1", "w2"}  # all Ready
-    assert len(swarm_ids(stack, ["c1", "c2", "c3", "w1", "w2"])) == 1
+    assert len(swarm_ids(stack, ["c1", "c2", "c3"])) == 1
+    # Each worker's engine is the node the managers' swarm lists under its name.
+    listed = stack.swarm_nodes()
+    for worker in ("w1", "w2"):
+        assert engine_info(stack, worker, ".Swarm.NodeID") == listed[worker][0]
     assert set(ready_managers(stack)) == {"c1", "c2", "c3"}
     ca = stack.home / NAME / "ca.pem"
     for node in ("c1", "c2", "c3", "w1", "w2"):
