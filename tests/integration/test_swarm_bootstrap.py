@@ -206,3 +206,8 @@ def test_a_first_manager_that_lost_its_state_while_its_peers_are_slow_rejoins_th
     assert "initialising" not in err and "joining as manager through" in err
     assert swarm_ids(three_managers) == {before}  # exactly one swarm, the one that was there
     assert first.engine.cli("info", "--format", "{{.Swarm.ControlAvailable}}").stdout.strip() == "true"
+    # Its old entry is gone: three managers, none unreachable.
+    assert "removed this node's old swarm entry" in err
+    listed = second.engine.cli("node", "ls", "--format", "{{.Hostname}} {{.ManagerStatus}}").stdout.split("\n")
+    assert sorted(line.split()[0] for line in listed if line) == ["rejoin-01", "rejoin-02", "rejoin-03"]
+    assert sorted(line.split()[1] for line in listed if line) == ["Leader", "Reachable", "Reachable"]
