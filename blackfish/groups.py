@@ -14,7 +14,7 @@ from pathlib import Path
 from blackfish import record
 from blackfish.model.groups import Context, group_name
 from blackfish.model.stack import Stack
-from blackfish.state import StateDir, known_stacks
+from blackfish.state import RECORD, StateDir, home
 
 
 def recorded(stack_name: str) -> Stack | None:
@@ -52,7 +52,8 @@ def _stored(state: StateDir, name: str) -> str | None:
 def _foreign_ips(stack_name: str) -> dict[str, str]:
     """ip -> stack, for the nodes of every other recorded stack."""
     found: dict[str, str] = {}
-    for other in known_stacks():
+    base = home()
+    for other in sorted(p.name for p in base.iterdir() if (p / RECORD).is_file()) if base.is_dir() else ():
         if other == stack_name:
             continue
         try:

@@ -22,18 +22,38 @@ from typing import IO, Callable, Iterator
 from blackfish.errors import BlackfishError, UsageError
 
 HOME_ENV = "BLACKFISH_HOME"
-RECORD = "stack.json"
+
+# The layout of a state directory: every name blackfish gives a file in it, in one place.
+# (The proxy's warm path repeats RECORD, PROXY_CACHE and the client files to stay import-light;
+# a unit test keeps them equal.)
+RECORD = "stack.json"  # blackfish.record
+LOCK = ".lock"
+SECRETS = "secrets"  # secrets/<name>, generated secrets (0600)
+CA_CERT, CA_KEY = "ca.pem", "ca-key.pem"
+# With ca.pem, these make the directory a DOCKER_CERT_PATH for the docker CLI.
+CLIENT_CERT, CLIENT_KEY = "cert.pem", "key.pem"
+CLIENT_PFX, CLIENT_PFX_PASSWORD = "client.pfx", "client.pfx.password"
+SSH_KEY, SSH_PUBLIC_KEY = "ssh/id_ed25519", "ssh/id_ed25519.pub"
+NODES = "nodes"
+VAGRANT_DIR = "vagrant"  # the Vagrant providers' Vagrantfile, machine records and logs
+PROXY_CACHE = "proxy-cache"
+
+
+def node_cert(name: str) -> str:
+    return f"{NODES}/{name}/{CLIENT_CERT}"
+
+
+def node_key(name: str) -> str:
+    return f"{NODES}/{name}/{CLIENT_KEY}"
+
+
+def user_data_path(node_name: str) -> str:
+    """Where a node's user-data lives, relative to the state directory."""
+    return f"{NODES}/{node_name}/user-data"
 
 
 def home() -> Path:
     return Path(os.environ.get(HOME_ENV) or Path.home() / ".blackfish")
-
-
-def known_stacks() -> list[str]:
-    base = home()
-    if not base.is_dir():
-        return []
-    return sorted(p.name for p in base.iterdir() if (p / RECORD).is_file())
 
 
 @dataclass
@@ -130,7 +150,7 @@ class StateDir:
             raise self._busy()
         try:
             if held.depth == 0:
-                held.file = open(self.path / ".lock", "a")
+                held.file = open(self.path / LOCK, "a")
                 try:
                     fcntl.flock(held.file, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
                 except BlockingIOError:
@@ -155,7 +175,7 @@ class StateDir:
 
         Never printed; stored under secrets/<name>, a given one too: a later nodes file of the
         same stack (a group, docs/groups.md) that leaves it out must use the same."""
-        rel = Path("secrets") / name
+        rel = Path(SECRETS) / name
         if given is not None:
             self.write(rel, given + "\n", mode=0o600)
             return given

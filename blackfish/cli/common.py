@@ -48,7 +48,7 @@ def load_stack(nodes_file: str | None, stack_name: str | None = None, provider: 
 def checked_stack_name(stack_name: str) -> str:
     """STACK from the command line, refused unless it could name a stack: it becomes a path
     under $BLACKFISH_HOME and a pattern for `certs uninstall` (`..` or `*` must not)."""
-    from blackfish.model.config import stack_name_problem
+    from blackfish.model.naming import stack_name_problem
 
     if problem := stack_name_problem(stack_name):
         raise UsageError(f"{stack_name!r} is not a stack name: {problem}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from blackfish.cli.common import file_option
+from blackfish.host.dns import METHODS
 
 
 @click.command()
@@ -12,7 +13,7 @@ from blackfish.cli.common import file_option
 @file_option
 @click.option("--dry-run", is_flag=True, help="Print the commands and files; change nothing.")
 @click.option("--remove", is_flag=True, help="Undo what `blackfish dns STACK` set up.")
-@click.option("--via", type=click.Choice(["networkmanager", "resolved", "macos"]), default=None,
+@click.option("--via", type=click.Choice(METHODS), default=None,
               help="How to configure the host [default: detected].")
 @click.option("--link", metavar="IFACE", default=None,
               help="systemd-resolved: the interface to set [default: the one that reaches the consul servers].")

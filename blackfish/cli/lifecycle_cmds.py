@@ -147,8 +147,12 @@ def _boot(stack, *, parallel, provision, templates, wait) -> None:
         rows = lifecycle.up(stack, parallel=parallel, provision=provision, templates=templates, wait=wait,
                             reporter=reporter)
     print_table(rows, lifecycle.status_columns(rows))
-    click.echo(f"stack {stack.name!r} is up on {stack.provider}: `blackfish {stack.name} node ls` talks to its swarm, "
-               f"`blackfish status {stack.name}` shows its nodes", err=True)
+    if wait:
+        click.echo(f"stack {stack.name!r} is up on {stack.provider}: `blackfish {stack.name} node ls` talks to its "
+                   f"swarm, `blackfish status {stack.name}` shows its nodes", err=True)
+    else:
+        click.echo(f"stack {stack.name!r} is booted on {stack.provider}; its swarm forms on its own: "
+                   f"`blackfish check {stack.name}` tells when it is ready", err=True)
 
 
 class _StepLines:

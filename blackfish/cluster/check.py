@@ -26,7 +26,7 @@ from blackfish.cluster import engines
 
 from blackfish.cluster import readiness
 from blackfish.model.stack import CONSUL_HTTPS_PORT, Node, Stack
-from blackfish.state import StateDir
+from blackfish.state import CA_CERT, CLIENT_CERT, CLIENT_KEY, StateDir
 
 DEFAULT_IMAGE = "busybox:1.37"
 SERVICE_TIMEOUT = 120.0
@@ -95,7 +95,7 @@ def _service(stack: Stack, state: StateDir, snap: readiness.Snapshot, manager: N
     try:
         service = engine.services.create(image, command=["sleep", "600"], name=name,
                                          mode=docker.types.ServiceMode("global"),
-                                         labels={"io.blackfish.cluster.check": "true"})
+                                         labels={"io.blackfish.check": "true"})
         try:
             missing, why = _await_tasks(service, stack, {m.id: m.hostname for m in snap.members or []}, timeout)
         finally:
@@ -160,8 +160,8 @@ def _consul(stack: Stack, state: StateDir) -> Result:
     errors = []
     for server in have:
         try:
-            client = consul.Consul(host=server.ip, port=CONSUL_HTTPS_PORT, scheme="https", verify=str(state.file("ca.pem")),
-                                   cert=(str(state.file("cert.pem")), str(state.file("key.pem"))), timeout=5)
+            client = consul.Consul(host=server.ip, port=CONSUL_HTTPS_PORT, scheme="https", verify=str(state.file(CA_CERT)),
+                                   cert=(str(state.file(CLIENT_CERT)), str(state.file(CLIENT_KEY))), timeout=5)
             members = client.agent.members()
         except Exception as exc:  # the next server may answer
             errors.append(f"{server.name}: {engines.describe_error(exc)}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from blackfish.model.stack import Node
-from blackfish.state import StateDir
+from blackfish.state import CA_CERT, CLIENT_CERT, CLIENT_KEY, StateDir
 
 TIMEOUT = 10.0
 MIN_API = "1.24"
@@ -23,8 +23,8 @@ def api_client(node, cert_path, timeout: float = TIMEOUT):
     from docker.tls import TLSConfig
 
     tls = TLSConfig(
-        client_cert=(os.path.join(cert_path, "cert.pem"), os.path.join(cert_path, "key.pem")),
-        ca_cert=os.path.join(cert_path, "ca.pem"), verify=True,
+        client_cert=(os.path.join(cert_path, CLIENT_CERT), os.path.join(cert_path, CLIENT_KEY)),
+        ca_cert=os.path.join(cert_path, CA_CERT), verify=True,
     )
     api = docker.APIClient(base_url=node.docker_host.replace("tcp://", "https://"), tls=tls,
                            version=MIN_API, timeout=timeout)

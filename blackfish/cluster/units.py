@@ -22,7 +22,8 @@ JOURNAL_LINES = 15
 
 def unit_names(state: StateDir, node: Node) -> list[str]:
     """The units the node's user-data starts, in order ([] when it has none rendered)."""
-    from blackfish.render import cloudinit, user_data_path
+    from blackfish.render import cloudinit
+    from blackfish.state import user_data_path
 
     rel = user_data_path(node.name)
     text = state.read(rel)

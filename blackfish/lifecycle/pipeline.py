@@ -2,8 +2,9 @@
 actions are the model).
 
     check   the provider's preflight; writes nothing (a machine that cannot boot the stack
-            leaves the state directory exactly as it was), so it runs before the lock
-    plan    the nodes, their addresses and roles (refuses to boot on a second provider)
+            leaves the state directory exactly as it was), so it runs before the lock; before
+            it, a stack whose nodes exist on another provider is refused
+    plan    the nodes, their addresses and roles
     pki     the CA and each node's certificate
     render  each node's user-data, and the plan in stack.json
     boot    the provider boots the nodes in waves; stack.json records `booted` first
@@ -84,17 +85,11 @@ def up(stack: Stack, *, state: StateDir | None = None, parallel: int = 1, provis
              provision=provision, templates=templates, ready_timeout=ready_timeout(),
              reporter=reporter or Quiet())
     refuse_provider_switch(stack, state)
-    run.provider.check(stack, state)
+    _run_step(run, "check", check_step)  # before the lock: lock() creates the state directory
     steps = STEPS if wait else (*STEPS[:-1], ("ready", no_wait_step))
     with state.lock():
         for name, step in steps:
-            run.reporter.begin(name)
-            try:
-                step(run)
-            except BaseException:
-                run.reporter.end(name, ok=False)
-                raise
-            run.reporter.end(name, ok=True)
+            _run_step(run, name, step)
     return with_groups(stack, run.provider.status(stack.whole(), state))
 
 
@@ -102,6 +97,16 @@ def with_groups(stack: Stack, rows: list[dict]) -> list[dict]:
     """Status rows with each node's group (its nodes file) right after its name."""
     groups = {n.name: n.group or "-" for n in stack.all_nodes}
     return [{"node": row["node"], "group": groups.get(row["node"], "-"), **row} for row in rows]
+
+
+def _run_step(run: Up, name: str, step: Callable[[Up], None]) -> None:
+    run.reporter.begin(name)
+    try:
+        step(run)
+    except BaseException:
+        run.reporter.end(name, ok=False)
+        raise
+    run.reporter.end(name, ok=True)
 
 
 def ready_timeout() -> float:
@@ -135,6 +140,12 @@ def refuse_provider_switch(stack: Stack, state: StateDir) -> None:
 
 # Providers on which several groups (nodes files) of one stack are known to work (docs/groups.md).
 GROUP_PROVIDERS = ("docker",)
+
+
+def check_step(run: Up) -> None:
+    run.provider.check(run.stack, run.state)  # may take long: Vagrant downloads a missing box here
+    for node in run.stack.nodes:
+        run.reporter.node("check", node.name, f"the {run.provider.name} provider can boot it")
 
 
 def plan_step(run: Up) -> None:

@@ -21,6 +21,7 @@ import msgspec
 import yaml
 
 from blackfish.errors import ConfigError, Problem, UsageError
+from blackfish.model.naming import is_dns_label, stack_name_problem
 
 DEFAULT_FILE = "nodes.yml"
 FILE_ENV = "BLACKFISH_NODES_YML"
@@ -28,7 +29,6 @@ FILE_ENV = "BLACKFISH_NODES_YML"
 VAGRANT_PROVIDERS = ("virtualbox", "parallels", "libvirt", "vmware_desktop", "hyperv")
 PROVIDERS = VAGRANT_PROVIDERS + ("docker",)
 ROLES = ("consul-server", "swarm-manager", "docker-registry", "lb")
-PKI_KEYS = ("ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-4096")
 # distribution's storage drivers that several registry nodes can share (a local filesystem cannot:
 # registry.service.<stack> resolves to every registry node, so a pull may reach one without the push).
 SHARED_STORAGE_DRIVERS = ("s3", "gcs", "azure", "swift", "oss")
@@ -360,20 +360,8 @@ def _short(value) -> str:
 
 # --- checks on the decoded config ----------------------------------------------------
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _SSH_PUBLIC_KEY = re.compile(r"^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-\S+)\s+[A-Za-z0-9+/=]+(\s.*)?$")
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.-]+:\d{1,5}$")
-
-
-def stack_name_problem(name: str) -> str | None:
-    """Why name cannot be a stack's name (None when it can); for nodes.yml and the command line."""
-    from blackfish.model.naming import RESERVED_STACK_NAMES
-
-    if not _DNS_LABEL.match(name):
-        return "must be a DNS label (lowercase letters, digits and '-', at most 63 characters): it is the cluster's DNS domain"
-    if name in RESERVED_STACK_NAMES:
-        return f"{name!r} is a blackfish command; choose another name so `blackfish {name} ...` can reach the stack"
-    return None
 
 
 def provider_problem(name: str) -> str | None:
@@ -396,7 +384,7 @@ def _check(config: Config, doc: _Document, context) -> list[Problem]:
 
     if message := stack_name_problem(config.stack):
         bad(["stack"], message)
-    if not _DNS_LABEL.match(config.dc):
+    if not is_dns_label(config.dc):
         bad(["dc"], "must be a DNS label (lowercase letters, digits and '-', at most 63 characters)")
     if message := provider_problem(config.provider):
         bad(["provider"], message)
@@ -440,7 +428,7 @@ def _check(config: Config, doc: _Document, context) -> list[Problem]:
     for i, node in enumerate(config.nodes):
         here = ["nodes", i]
         name = node.name if node.name is not None else default_node_name(config.stack, i)
-        if node.name is not None and not _DNS_LABEL.match(node.name):
+        if node.name is not None and not is_dns_label(node.name):
             bad(here + ["name"], f"{node.name!r} is not a valid hostname (lowercase letters, digits and '-', at most 63 characters)")
         if name in names:
             bad(here + (["name"] if node.name is not None else []), f"duplicate node name {name!r} (also nodes[{names[name]}])")

@@ -164,10 +164,6 @@ class Stack:
         return [n for n in self.all_nodes if n.is_registry]
 
     @property
-    def lbs(self) -> list[Node]:
-        return [n for n in self.all_nodes if n.is_lb]
-
-    @property
     def registry_host(self) -> str:
         return f"registry.service.{self.domain}:{REGISTRY_PORT}"
 
@@ -180,16 +176,30 @@ class Stack:
         raise UsageError(f"stack {self.name!r} has no node {name!r}; its nodes: {', '.join(n.name for n in self.all_nodes)}")
 
     def to_record(self) -> dict:
-        """What the state directory keeps about the plan (no secrets)."""
+        """The plan as stack.json keeps it: everything but the secrets given in nodes.yml
+        (consul-key, registry-secret), which stay in nodes.yml or under secrets/."""
         return {
             "stack": self.name,
             "dc": self.dc,
             "admin-network": self.admin_network,
-            "provider": self.provider,
+            "provider": self.provider,  # as planned; what booted the stack is record.py's `booted`
+            "box": self.box,
+            "box-url": self.box_url,
+            "runtime": self.runtime,
+            "labels": dict(self.labels),
+            "id": self.id,
+            "consul-joinip": self.consul_joinip,
+            "ssh-key": self.ssh_key,
+            "private-ssh-key": self.private_ssh_key,
+            "journald-sink": self.journald_sink,
+            "influxdb-url": self.influxdb_url,
             # Without these a recorded stack would ask pki for the default CA and replace a custom one.
             "pki": {"key": self.pki_key, "name-constraints": self.name_constraints},
             # `check` and `load` decide from these which service images the nodes run.
             "images": dict(self.images),
+            "templates": str(self.templates) if self.templates else None,
+            "node-image": self.node_image,
+            "source": str(self.source) if self.source else None,
             "nodes": [
                 {"name": n.name, "ip": n.ip, "roles": list(n.roles), "memory": n.memory, "cpus": n.cpus, "labels": n.labels,
                  "group": n.group}
@@ -199,6 +209,8 @@ class Stack:
 
     @classmethod
     def from_record(cls, record: dict) -> "Stack":
+        """The Stack a plan record describes (secrets None); a record written before a field was
+        recorded gets that field's default."""
         try:
             name, dc = record["stack"], record["dc"]
             nodes = tuple(
@@ -208,15 +220,27 @@ class Stack:
                 for n in record["nodes"]
             )
             pki = record.get("pki", {})
+            box = record.get("box", FLATCAR_BOX)
             return cls(name=name, dc=dc, admin_network=record["admin-network"], provider=record["provider"], nodes=nodes,
+                       box=box, box_url=record.get("box-url", FLATCAR_BOX_URL if box == FLATCAR_BOX else None),
+                       runtime=record.get("runtime", "docker"), labels=record.get("labels", {}),
+                       images=images.resolve(record.get("images", {})), id=record.get("id"),
+                       consul_joinip=record.get("consul-joinip"), ssh_key=record.get("ssh-key"),
+                       private_ssh_key=record.get("private-ssh-key"), journald_sink=record.get("journald-sink"),
+                       influxdb_url=record.get("influxdb-url"),
                        pki_key=pki.get("key", "ecdsa-p256"), name_constraints=pki.get("name-constraints", True),
-                       images=images.resolve(record.get("images", {})))
+                       templates=_path(record.get("templates")), node_image=record.get("node-image"),
+                       source=_path(record.get("source")))
         except (KeyError, TypeError, AttributeError) as exc:
             # A stack.json written by hand or by another version: say so instead of a KeyError.
             from blackfish.errors import BlackfishError
 
             raise BlackfishError(f"stack.json of stack {record.get('stack')!r} is incomplete ({type(exc).__name__}: {exc}); "
                                  "run `blackfish up` to write it again") from None
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
 
 
 def plan(config: Config, source: Path | None = None, provider: str | None = None,

@@ -8,7 +8,8 @@ import secrets
 from pathlib import Path
 from string import Template
 
-from blackfish.model.config import provider_problem, stack_name_problem
+from blackfish.model.config import provider_problem
+from blackfish.model.naming import stack_name_problem
 from blackfish.errors import UsageError
 from blackfish.render.templates_dir import builtin_templates
 

@@ -25,22 +25,14 @@ from blackfish.errors import UsageError
 from blackfish.pki import certs, keys, pkcs12
 from blackfish.pki.certs import Profile
 from blackfish.model.stack import Node, Stack
-from blackfish.state import StateDir
+from blackfish.state import (CA_CERT, CA_KEY, CLIENT_CERT, CLIENT_KEY, CLIENT_PFX, CLIENT_PFX_PASSWORD, NODES,
+                             StateDir, node_cert, node_key)
 
-CA_CERT, CA_KEY = "ca.pem", "ca-key.pem"
-CLIENT_CERT, CLIENT_KEY = "cert.pem", "key.pem"
-CLIENT_PFX, CLIENT_PFX_PASSWORD = "client.pfx", "client.pfx.password"
-NODES = "nodes"
+__all__ = ["CA_CERT", "CA_KEY", "CLIENT_CERT", "CLIENT_KEY", "CLIENT_PFX", "CLIENT_PFX_PASSWORD", "NODES",
+           "node_cert", "node_key", "ensure_pki", "rotate", "describe"]
+
 CLIENT_NAME = "blackfish-admin"
 CERT_MODE, KEY_MODE = 0o644, 0o600
-
-
-def node_cert(name: str) -> str:
-    return f"{NODES}/{name}/cert.pem"
-
-
-def node_key(name: str) -> str:
-    return f"{NODES}/{name}/key.pem"
 
 
 def node_profile(node: Node) -> Profile:
@@ -142,7 +134,7 @@ def describe(state: StateDir) -> list[dict]:
     rels = [CA_CERT, CLIENT_CERT]
     nodes = state.file(NODES)
     if nodes.is_dir():
-        rels += sorted(node_cert(d.name) for d in nodes.iterdir() if (d / "cert.pem").is_file())
+        rels += sorted(node_cert(d.name) for d in nodes.iterdir() if (d / CLIENT_CERT).is_file())
     return [_describe_one(rel, cert) for rel in rels if (cert := certs.load(state.read(rel))) is not None]
 
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from blackfish.state import SSH_KEY as PRIVATE
+from blackfish.state import SSH_PUBLIC_KEY as PUBLIC
 from blackfish.state import StateDir
-
-PRIVATE = "ssh/id_ed25519"
-PUBLIC = "ssh/id_ed25519.pub"
 
 
 def ensure_ssh_key(state: StateDir) -> list[str]:

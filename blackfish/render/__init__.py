@@ -25,7 +25,7 @@ from blackfish import pki, record
 from blackfish.pki import sshkey
 from blackfish.errors import UsageError
 from blackfish.model.stack import Node, Stack
-from blackfish.state import StateDir
+from blackfish.state import StateDir, user_data_path
 from blackfish.render.templates_dir import builtin_templates
 
 USER_DATA_TEMPLATE = "cloud-config.yml.j2"
@@ -36,11 +36,6 @@ CONSUL_KEY, REGISTRY_SECRET = "consul-key", "registry-secret"
 # YAML 1.1 readers take as line breaks.
 _YAML_ESCAPE = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\u2028\u2029\ufeff]")
 _BLANK_LINE = re.compile(r"^[ \t]+$", re.M)
-
-
-def user_data_path(node_name: str) -> str:
-    """Where a node's user-data lives, relative to the state directory."""
-    return f"nodes/{node_name}/user-data"
 
 
 @dataclass(frozen=True)
@@ -68,7 +63,7 @@ def node_services(stack: Stack, node: Node) -> list[str]:
 
 def node_labels(stack: Stack, node: Node) -> list[str]:
     """Engine and swarm labels, `key=value`: the stack's identity, then nodes.yml's labels."""
-    merged = {"io.blackfish.model.stack": stack.name, "io.blackfish.dc": stack.dc, "io.blackfish.node": node.name,
+    merged = {"io.blackfish.stack": stack.name, "io.blackfish.dc": stack.dc, "io.blackfish.node": node.name,
               **({"io.blackfish.id": stack.id} if stack.id else {}), **stack.labels, **node.labels}
     # Values travel through a systemd EnvironmentFile and a shell word list; config.py
     # refuses the ones that cannot (LABEL_VALUE), with their place in nodes.yml.

@@ -121,7 +121,7 @@ def test_the_nodes_form_the_planned_swarm(swarm):
     assert set(table) == {"swarm-01", "swarm-02", "swarm-03"}
     labels = nodes[0].engine.cli("node", "inspect", "swarm-03", "--format",
                                  "{{range $k, $v := .Spec.Labels}}{{$k}}={{$v}} {{end}}").stdout.split()
-    assert set(labels) == {"io.blackfish.model.stack=swarm", "io.blackfish.dc=dc1", "io.blackfish.node=swarm-03",
+    assert set(labels) == {"io.blackfish.stack=swarm", "io.blackfish.dc=dc1", "io.blackfish.node=swarm-03",
                            "env=test", "rack=r3"}
 
 

@@ -92,7 +92,7 @@ class ClusterStack:
     def labelled(self, kind: str) -> list[str]:
         """IDs of the containers, volumes or networks that carry the stack's label."""
         args = {"container": ["ps", "-a", "-q"], "volume": ["volume", "ls", "-q"], "network": ["network", "ls", "-q"]}[kind]
-        out = subprocess.run(["docker", *args, "--filter", f"label=io.blackfish.model.stack={self.name}"],
+        out = subprocess.run(["docker", *args, "--filter", f"label=io.blackfish.stack={self.name}"],
                              capture_output=True, text=True, check=True).stdout
         return out.split()
 

@@ -14,13 +14,13 @@ from typing import Iterable
 from blackfish.errors import MissingToolError, UsageError
 from blackfish.host import Host, Runner, detect
 from blackfish.model.stack import REGISTRY_PORT, Stack
-from blackfish.state import StateDir
+from blackfish.state import CA_CERT, StateDir
 from blackfish.host.trust import docker, nss, system
 from blackfish.host.trust.store import Store, Target
 
 STORE_NAMES = ("system", "nss", "docker")
 TOOLS = system.TOOLS + nss.TOOLS + docker.TOOLS
-CA_FILE = "ca.pem"
+CA_FILE = CA_CERT
 
 
 def target_for(stack: Stack, state: StateDir) -> Target:

@@ -9,12 +9,12 @@ uninstall can find exactly what install added, even after the state directory is
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from blackfish.errors import UsageError
 from blackfish.host import Command, Host
+from blackfish.model.naming import stack_name_problem
 
 
 @dataclass(frozen=True)
@@ -27,8 +27,8 @@ class Target:
 
     def __post_init__(self):
         # The name goes into file names and a glob (docker uninstall): no separators, no wildcards.
-        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", self.stack):
-            raise UsageError(f"{self.stack!r} is not a stack name (a DNS label: lowercase letters, digits, '-')")
+        if problem := stack_name_problem(self.stack):
+            raise UsageError(f"{self.stack!r} is not a stack name: {problem}")
 
     @property
     def label(self) -> str:

@@ -19,7 +19,7 @@ from blackfish.render.cloudinit import Entry
 from blackfish.errors import ProviderError
 from blackfish.model.stack import Node, Stack
 
-LABEL_STACK = "io.blackfish.model.stack"
+LABEL_STACK = "io.blackfish.stack"
 LABEL_NODE = "io.blackfish.node"
 DOCKER_DATA = "/var/lib/docker"
 SYSTEMD_BOOT_TIMEOUT = 60.0

@@ -5,7 +5,7 @@
 its static IP and a named volume for /var/lib/docker, created or started, then its own
 user-data applied the way coreos-cloudinit applies it on Flatcar (blackfish.render.cloudinit)
 -- on a new node, or when it changed since the node last got it. Waiting for the swarm is
-`up`'s readiness step. Nodes are found by their labels only (io.blackfish.model.stack,
+`up`'s readiness step. Nodes are found by their labels only (io.blackfish.stack,
 io.blackfish.node), never by a name pattern.
 """
 
@@ -51,7 +51,7 @@ def host_engine():
 
 def user_data(state: StateDir, node: Node) -> tuple[cloudinit.CloudConfig, str]:
     """The node's rendered user-data, parsed, and its SHA-256."""
-    from blackfish.render import user_data_path
+    from blackfish.state import user_data_path
 
     rel = user_data_path(node.name)
     text = state.read(rel)

@@ -30,9 +30,8 @@ from blackfish.providers.base import NOT_CREATED, Progress, Provider
 from blackfish.providers.vagrant import preflight
 from blackfish.providers.vagrant.vagrantfile import render_vagrantfile
 from blackfish.providers.waves import boot_in_waves
-from blackfish.state import StateDir
+from blackfish.state import VAGRANT_DIR, StateDir
 
-VAGRANT_DIR = "vagrant"
 VAGRANTFILE = f"{VAGRANT_DIR}/Vagrantfile"
 # `==> vagrant-01: Importing base box 'flatcar-stable'...`: a node entering a new phase.
 _PHASE = re.compile(r"^==> (?P<node>[^:\s]+): (?P<text>.+?)\s*$")

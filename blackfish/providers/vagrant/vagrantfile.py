@@ -24,7 +24,7 @@ USER_DATA_DIRS = {"docker": "/var/lib/flatcar-vagrant", "rkt": "/var/lib/coreos-
 
 def user_data_file(state: StateDir, node: str) -> Path:
     """A node's rendered user-data in the state directory (written by blackfish.render)."""
-    from blackfish.render import user_data_path
+    from blackfish.state import user_data_path
 
     return state.file(user_data_path(node))
 

@@ -7,28 +7,12 @@ import json
 
 import pytest
 
-from blackfish import lifecycle, providers, record
+from blackfish import lifecycle, record
 from blackfish.errors import ProviderError
 from blackfish.state import StateDir
 from tests.conftest import assert_no_traceback, blackfish
 from tests.support.provider_double import ProviderDouble
-from tests.support.vagrant import planned, write_nodes
-
-
-@pytest.fixture
-def fleet(monkeypatch):
-    made: dict[str, ProviderDouble] = {}
-
-    def get(name):
-        return made.setdefault(name, ProviderDouble(name))
-
-    monkeypatch.setattr(providers, "get", get)
-    return made
-
-
-@pytest.fixture
-def stack(tmp_path):
-    return planned(write_nodes(tmp_path))
+from tests.support.vagrant import write_nodes
 
 
 def test_destroy_returns_what_it_removed_forgets_the_boot_and_keeps_the_pki(fleet, stack, tmp_path):

@@ -8,14 +8,14 @@ import re
 
 import pytest
 
-from blackfish import lifecycle, providers, record
+from blackfish import lifecycle, record
 from blackfish.errors import MissingToolError, ProviderError, UsageError
 from blackfish.lifecycle.pipeline import READY_TIMEOUT_ENV
 from blackfish.state import StateDir
 from tests.support.provider_double import ProviderDouble
-from tests.support.vagrant import planned, tree, write_nodes
+from tests.support.vagrant import tree
 
-STEPS = ["plan", "pki", "render", "boot", "ready"]
+STEPS = ["check", "plan", "pki", "render", "boot", "ready"]
 
 
 class Steps:
@@ -39,22 +39,6 @@ class Steps:
 
 
 @pytest.fixture
-def fleet(monkeypatch):
-    made: dict[str, ProviderDouble] = {}
-
-    def get(name):
-        return made.setdefault(name, ProviderDouble(name))
-
-    monkeypatch.setattr(providers, "get", get)
-    return made
-
-
-@pytest.fixture
-def stack(tmp_path):
-    return planned(write_nodes(tmp_path))  # virtualbox: a Vagrant stack
-
-
-@pytest.fixture
 def state(stack, tmp_path):
     return StateDir(stack.name, tmp_path / "home")
 
@@ -72,6 +56,7 @@ def test_up_runs_every_step_in_order_with_a_line_per_node(fleet, stack, state, n
     assert fleet["virtualbox"].calls[:2] == [("check", False), ("boot", 2, False, True, "virtualbox")]
     for node in ("vt-01", "vt-02", "edge"):
         assert [s for s in STEPS if (s, node) in steps.lines] == STEPS
+    assert steps.lines[("check", "edge")] == "the virtualbox provider can boot it"
     assert steps.lines[("plan", "edge")] == "192.168.56.13 consul-server, swarm-manager, lb"
     assert steps.lines[("pki", "vt-01")] == "certificate issued"
     assert steps.lines[("render", "vt-02")] == "user-data written"

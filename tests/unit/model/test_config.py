@@ -7,12 +7,13 @@ not fail validation; valid-*.yml must pass.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from blackfish.model import config
-from blackfish.errors import ConfigError
+from blackfish.errors import ConfigError, UsageError
 from tests.conftest import EXAMPLE, assert_no_traceback, blackfish
 
 DATA = Path(__file__).parent / "testdata" / "config"
@@ -114,3 +115,14 @@ def test_validate_refuses_two_registry_nodes_without_shared_storage(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("nodes.yml:6:22: nodes[1].docker-registry: 2 docker-registry nodes need shared storage")
     assert_no_traceback(result)
+
+
+@pytest.mark.parametrize("name", ["a-", "-a", "A", "a.b", "a\n", "x" * 64, "status"])
+def test_one_stack_name_rule_for_nodes_yml_the_command_line_and_the_trust_stores(name, tmp_path):
+    from blackfish.host.trust.store import Target
+    from blackfish.model.naming import stack_name_problem
+
+    problem = stack_name_problem(name)
+    assert problem is not None
+    with pytest.raises(UsageError, match="is not a stack name: " + re.escape(problem)):
+        Target(stack=name, ca=tmp_path / "ca.pem")

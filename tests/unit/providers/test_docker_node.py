@@ -31,7 +31,7 @@ def test_capabilities_come_from_the_bounding_set():
 def test_a_node_is_named_labelled_and_addressed_after_its_stack():
     options = dn.container_options(STACK, NODE, "img", privileged=True, cgroup_version=1)
     assert options["name"] == "s1-s1-01" and options["hostname"] == "s1-01"
-    assert options["labels"] == {"io.blackfish.model.stack": "s1", "io.blackfish.node": "s1-01"}
+    assert options["labels"] == {"io.blackfish.stack": "s1", "io.blackfish.node": "s1-01"}
     assert options["network"] == "blackfish-s1"
     assert options["volumes"] == {"blackfish-s1-s1-01-docker": {"bind": "/var/lib/docker", "mode": "rw"}}
     assert options["stop_signal"] == "SIGRTMIN+3" and options["environment"] == {"container": "docker"}

@@ -64,6 +64,13 @@ def test_state_path_is_the_state_directory(bf_home, monkeypatch):
     assert proxy.state_path("vagrant") == str(StateDir("vagrant").path)
 
 
+def test_the_warm_path_names_the_state_files_as_the_state_directory_does():
+    from blackfish import state
+
+    assert proxy.RECORD == state.RECORD and proxy.CACHE == state.PROXY_CACHE
+    assert proxy.CLIENT_FILES == (state.CA_CERT, state.CLIENT_CERT, state.CLIENT_KEY)
+
+
 def test_docker_runs_with_the_managers_tls_env_and_without_the_users_context():
     manager = proxy.Manager("n2", "10.0.0.12", 2376)
     env = proxy.exec_env(manager, "/state/s", environ={

@@ -110,7 +110,7 @@ def test_daemon_json_has_tls_and_labels_and_never_hosts(full):
     assert daemon["tlsverify"] is True
     assert (daemon["tlscacert"], daemon["tlscert"], daemon["tlskey"]) == (
         "/etc/docker/tls/ca.pem", "/etc/docker/tls/cert.pem", "/etc/docker/tls/key.pem")
-    assert daemon["labels"] == ["io.blackfish.model.stack=lab", "io.blackfish.dc=west", "io.blackfish.node=lab-04",
+    assert daemon["labels"] == ["io.blackfish.stack=lab", "io.blackfish.dc=west", "io.blackfish.node=lab-04",
                                 "env=test", "rack=r2", "ssd=true"]
     assert daemon["log-driver"] == "json-file" and daemon["log-opts"]["max-size"]
 
@@ -194,7 +194,7 @@ def test_the_swarm_unit_and_its_settings(full):
     env = parse_env_file(files(doc)["/etc/blackfish/swarm.env"])
     assert env == {"NODE_NAME": "lab-04", "NODE_IP": "10.242.0.14", "ROLE": "worker", "FIRST_MANAGER": "10.242.0.11",
                    "MANAGERS": "10.242.0.11 10.242.0.12 10.242.0.13",
-                   "NODE_LABELS": "io.blackfish.model.stack=lab io.blackfish.dc=west io.blackfish.node=lab-04 env=test rack=r2 ssd=true"}
+                   "NODE_LABELS": "io.blackfish.stack=lab io.blackfish.dc=west io.blackfish.node=lab-04 env=test rack=r2 ssd=true"}
     assert parse_env_file(files(user_data(nodes[0]))["/etc/blackfish/swarm.env"])["ROLE"] == "manager"
     unit = units(doc)["blackfish-swarm.service"]
     assert "EnvironmentFile=/etc/blackfish/swarm.env" in unit and "ExecStart=/opt/blackfish/bin/swarm-bootstrap" in unit
