@@ -29,9 +29,6 @@ FILE_ENV = "BLACKFISH_NODES_YML"
 VAGRANT_PROVIDERS = ("virtualbox", "parallels", "libvirt", "vmware_desktop", "hyperv")
 PROVIDERS = VAGRANT_PROVIDERS + ("docker",)
 ROLES = ("consul-server", "swarm-manager", "docker-registry", "lb")
-# distribution's storage drivers that several registry nodes can share (a local filesystem cannot:
-# registry.service.<stack> resolves to every registry node, so a pull may reach one without the push).
-SHARED_STORAGE_DRIVERS = ("s3", "gcs", "azure", "swift", "oss")
 LabelValue = Union[str, int, float, bool]
 # `labels:` is a mapping (`type: control`) or, as the seed wrote it, a list of `key=value` strings.
 Labels = Union[dict[str, LabelValue], list[str]]
@@ -82,8 +79,8 @@ class Config(msgspec.Struct, **_STRUCT):
     pki: PkiSpec = msgspec.field(default_factory=PkiSpec)
     templates: Union[str, None] = None
     node_image: Union[str, None] = None
-    # --- registry storage (issue 15): `registry-storage: {DRIVER: {params}}`, distribution's
-    # `storage:` section for a shared driver; required by more than one docker-registry node.
+    # `registry-storage: {DRIVER: {params}}`: distribution's `storage:` section for a shared
+    # driver, required by more than one docker-registry node (blackfish/model/registry_storage.py).
     registry_storage: Union[dict[str, dict[str, Union[str, int, float, bool]]], None] = None
 
 
@@ -373,7 +370,7 @@ def provider_problem(name: str) -> str | None:
 
 
 def _check(config: Config, doc: _Document, context) -> list[Problem]:
-    from blackfish.model import groups
+    from blackfish.model import groups, registry_storage
     from blackfish.model.images import SERVICES  # the one list of pinned services
     from blackfish.model.naming import default_node_name
 
@@ -456,49 +453,10 @@ def _check(config: Config, doc: _Document, context) -> list[Problem]:
                 bad(here + ["roles", j], f"unknown role {role!r}{hint}")
         _check_labels(node.labels, here + ["labels"], bad)
 
-    _check_registry_storage(config, doc, bad)
+    registry_storage.check(config, bad)
 
     groups.check(config, doc, context, bad, counts=not problems)
     return problems
-
-
-# --- registry storage (issue 15) ---
-
-_REQUIRED_STORAGE_PARAMS = {"s3": ("bucket", "region"), "gcs": ("bucket",), "azure": ("container",),
-                            "swift": ("container",), "oss": ("bucket",)}
-
-
-def registry_nodes(config: Config) -> list[int]:
-    return [i for i in range(len(config.nodes)) if "docker-registry" in default_roles(config, i)]
-
-
-def shared_storage_problem(stack: str, registries: int) -> str:
-    return (f"{registries} docker-registry nodes need shared storage: registry.service.{stack} resolves to every "
-            "one of them, so with each on its own disk a push to one and a pull from another fail; "
-            f"set registry-storage (one of: {', '.join(SHARED_STORAGE_DRIVERS)}), or keep one registry node")
-
-
-def registry_role_path(config: Config, index: int) -> list:
-    """Where nodes.yml gives node `index` the docker-registry role (for the error's place)."""
-    spec = config.nodes[index]
-    if spec.roles is not None and "docker-registry" in spec.roles:
-        return ["nodes", index, "roles", spec.roles.index("docker-registry")]
-    return ["nodes", index, "docker-registry"]
-
-
-def _check_registry_storage(config: Config, doc, bad) -> None:
-    storage = config.registry_storage
-    if storage is not None:
-        if len(storage) != 1:
-            bad(["registry-storage"], f"name exactly one storage driver (one of: {', '.join(SHARED_STORAGE_DRIVERS)})")
-        for driver, params in storage.items():
-            if driver not in SHARED_STORAGE_DRIVERS:
-                bad(["registry-storage", driver], f"{driver!r} is not a shared storage driver; expected one of: "
-                    f"{', '.join(SHARED_STORAGE_DRIVERS)}", key=True)
-                continue
-            for param in _REQUIRED_STORAGE_PARAMS[driver]:
-                if not str(params.get(param, "")).strip():
-                    bad(["registry-storage", driver], f"the {driver} driver needs {param!r}", key=True)
 
 
 _LABEL_KEY = re.compile(r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?(/[A-Za-z0-9._-]+)*$")

@@ -51,8 +51,8 @@ def group_name(given: str | None, path: Path | None) -> str:
 def check(config, doc, context: Context, bad, counts: bool = True) -> None:
     """Problems of this file as a group of its stack; `bad(path, message, key=, warning=)` reports one.
     `counts`: also count managers and servers (not worth it while the file has other errors)."""
-    from blackfish.model.config import (
-        default_roles, registry_nodes, registry_role_path, shared_storage_problem)
+    from blackfish.model.config import default_roles
+    from blackfish.model.registry_storage import registry_nodes, registry_role_path, shared_storage_problem
     from blackfish.model.naming import default_node_name
 
     others = context.others
