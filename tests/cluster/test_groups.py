@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from blackfish.providers.docker.node import LABEL_NODE, LABEL_STACK
 from tests.conftest import needs_tool
 
 pytestmark = pytest.mark.cluster
@@ -110,7 +111,7 @@ def test_destroying_the_workers_file_leaves_the_control_group_and_a_healthy_swar
     assert "group 'workers' of stack 'bfgrp' destroyed" in result.stderr
 
     remaining = {c.split()[0] for c in subprocess.run(
-        ["docker", "ps", "--filter", f"label=io.blackfish.model.stack={NAME}", "--format", "{{.Label \"io.blackfish.node\"}} {{.Status}}"],
+        ["docker", "ps", "--filter", f"label={LABEL_STACK}={NAME}", "--format", f"{{{{.Label \"{LABEL_NODE}\"}}}} {{{{.Status}}}}"],
         capture_output=True, text=True, check=True).stdout.splitlines() if " Up " in f" {c} "}
     assert remaining == {"c1", "c2", "c3"}
     # The workers left the swarm's node list; the three managers are all there and one leads.
