@@ -1,28 +1,41 @@
-"""`blackfish render` for 3, 100 and 1000 nodes (issue 4): wall time from an empty state
-directory to every node's user-data on disk, and the share of it spent issuing keys
-(ensure_pki) versus running the templates (render_user_data), measured in the same run.
+"""`render` against its floor (issue 17), both measured in this run, round-robin.
 
-What is neither is the rest of render_stack: reading the PKI back, resolving the secrets,
-and one fsync'd atomic write per user-data file. The first case also pays for compiling the
-templates (about 0.3 s here), as every `blackfish render` process does once.
+- the first render of 1000 nodes (PKI and user-data, from an empty state directory) and the
+  rerun that changes nothing, each divided by bench/floor_render.py for 1000 nodes;
+- 10,000 nodes: the first render's time per node divided by the 1000-node one (linear
+  scaling), once (it takes a minute).
+
+Each round renders into a new state directory in one process, after a warm-up render that
+compiles the templates (a `blackfish render` process pays that once, about 0.1 s).
+Goals: first <= 1.5x, rerun <= 0.2x, per node at 10k <= 1.2x per node at 1k. The first
+render is also given against floor_render.layout_floor: the same work, written in the state
+directory's layout (three files and a directory per node, where the floor has one file).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import shutil
+import statistics
+import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
-from blackfish import pki, render
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
 
-from blackfish.model import config
-from blackfish.model.stack import Stack, plan
-from blackfish.state import StateDir
+from floor_render import floor, layout_floor  # noqa: E402
+from timing import ratio_row  # noqa: E402
 
-COUNTS = (3, 100, 1000)
-NETWORK = ipaddress.ip_network("10.242.0.0/16")
+from blackfish import render  # noqa: E402
+from blackfish.model import config  # noqa: E402
+from blackfish.model.stack import Stack, plan  # noqa: E402
+from blackfish.state import StateDir  # noqa: E402
+
+COUNT, LARGE, ROUNDS = 1000, 10_000, 3
+NETWORK = ipaddress.ip_network("10.240.0.0/12")
 
 
 def bench_stack(count: int) -> Stack:
@@ -33,44 +46,57 @@ def bench_stack(count: int) -> Stack:
     return plan(config.parse(text).config)
 
 
-@contextmanager
-def timed(module, name: str, totals: dict[str, float]):
-    """Add the time spent in module.name to totals[name] while the block runs."""
-    original = getattr(module, name)
+def timed_render(stack: Stack, base: Path) -> tuple[float, float]:
+    """Seconds of the first render into an empty state directory, and of the rerun."""
+    state = StateDir(stack.name, base)
+    started = time.perf_counter()
+    rendered = render.render_stack(stack, state)
+    first = time.perf_counter() - started
+    assert len(rendered) == len(stack.nodes) and all(r.changed for r in rendered)
+    started = time.perf_counter()
+    again = render.render_stack(stack, state)
+    rerun = time.perf_counter() - started
+    assert not any(r.changed for r in again), "the rerun wrote user-data"
+    shutil.rmtree(state.path)
+    return first, rerun
 
-    def wrapper(*args, **kwargs):
-        started = time.perf_counter()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            totals[name] = totals.get(name, 0.0) + time.perf_counter() - started
 
-    setattr(module, name, wrapper)
+def timed_floor(count: int, base: Path, measure=floor) -> float:
+    directory = base / "floor"
+    directory.mkdir()
     try:
-        yield
+        return measure(count, directory)
     finally:
-        setattr(module, name, original)
+        shutil.rmtree(directory)
 
 
 def run() -> list[dict]:
-    rows = []
-    for count in COUNTS:
-        stack = bench_stack(count)
-        with tempfile.TemporaryDirectory() as home:
-            state = StateDir(stack.name, Path(home))
-            totals: dict[str, float] = {}
-            with timed(pki, "ensure_pki", totals), timed(render, "render_user_data", totals):
-                started = time.perf_counter()
-                rendered = render.render_stack(stack, state)
-                wall = time.perf_counter() - started
-            assert len(rendered) == count
-            size = sum(r.path.stat().st_size for r in rendered)
-        keys, templates = totals["ensure_pki"], totals["render_user_data"]
-        rows.append({"benchmark": "render", "case": f"{count} nodes", "value": wall, "unit": "s",
-                     "note": f"keys {keys / wall:.0%}, templates {templates / wall:.0%} "
-                             f"({templates / count * 1000:.1f} ms/node), rest {(wall - keys - templates) / wall:.0%}; "
-                             f"{size / count / 1024:.0f} KiB/node"})
-    return rows
+    stack = bench_stack(COUNT)
+    floors, layouts, firsts, reruns = [], [], [], []
+    with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
+        base = Path(tmp)
+        timed_render(bench_stack(3), base)  # warm-up: compiles the templates
+        for _ in range(ROUNDS):
+            floors.append(timed_floor(COUNT, base))
+            layouts.append(timed_floor(COUNT, base, layout_floor))
+            first, rerun = timed_render(stack, base)
+            firsts.append(first)
+            reruns.append(rerun)
+        large_floor = timed_floor(LARGE, base)
+        large_first, large_rerun = timed_render(bench_stack(LARGE), base)
+    floor_s = statistics.median(floors)
+    per_node = statistics.median(firsts) / COUNT
+    return [
+        ratio_row("render", f"first render, {COUNT} nodes", [f / b for f, b in zip(firsts, floors)], 1.5,
+                  f"{statistics.median(firsts):.2f} s; floor {floor_s:.2f} s; "
+                  f"{statistics.median([f / b for f, b in zip(firsts, layouts)]):.2f}x the layout floor "
+                  f"({statistics.median(layouts):.2f} s: the same with 3 files and a directory per node)"),
+        ratio_row("render", f"rerender, {COUNT} nodes, nothing changed", [r / b for r, b in zip(reruns, floors)], 0.2,
+                  f"{statistics.median(reruns) * 1000:.0f} ms"),
+        ratio_row("render", f"first render, {LARGE} nodes, per node vs {COUNT}", [large_first / LARGE / per_node], 1.2,
+                  f"{large_first:.1f} s ({large_first / large_floor:.2f}x its floor {large_floor:.1f} s); "
+                  f"rerun {large_rerun:.2f} s", unit="x"),
+    ]
 
 
 if __name__ == "__main__":

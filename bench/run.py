@@ -4,8 +4,11 @@
     python bench/run.py cli pki    # bench_cli.py and bench_pki.py only
     python bench/run.py --json     # machine-readable
 
-Each bench/bench_<name>.py exposes run() -> list of {benchmark, case, value, unit, note?}.
-Ratios are measured within one run: this machine is shared and noisy.
+Each bench/bench_<name>.py exposes run() -> list of {benchmark, case, value, unit, goal?,
+met?, spread?, note?}. Every value with a goal is a ratio to (or a difference from) a floor
+measured in the same run, round-robin: this machine is shared and noisy. `spread` is the
+lowest and highest of the repeated measurements whose median is the value. The last run is
+recorded in docs/performance.md.
 """
 
 from __future__ import annotations
@@ -54,13 +57,15 @@ def main(argv: list[str]) -> int:
 
 
 def _fmt(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "NO"
     if isinstance(value, float):
         return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
     return str(value)
 
 
 def _print_table(rows: list[dict]) -> None:
-    columns = ["benchmark", "case", "value", "unit", "note"]
+    columns = ["benchmark", "case", "value", "unit", "goal", "met", "spread", "note"]
     cells = [[_fmt(r.get(c, "")) for c in columns] for r in rows]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
     print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip())

@@ -1,4 +1,5 @@
-"""Small helpers for the benchmarks: wall time of commands, interleaved to share the noise."""
+"""Small helpers for the benchmarks: wall time of commands, interleaved to share the noise,
+and ratios to a floor reported with their spread."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import subprocess
 import sys
 import time
 
+PYTHON = sys.executable
 
-def wall_times(commands: dict[str, list[str]], repeat: int = 15, env=None, cwd=None) -> dict[str, float]:
-    """Median wall seconds of each command, run round-robin `repeat` times (after one warm-up)."""
-    samples: dict[str, list[float]] = {name: [] for name in commands}
+
+def samples(commands: dict[str, list[str]], repeat: int = 15, env=None, cwd=None) -> dict[str, list[float]]:
+    """Wall seconds of each command, run round-robin `repeat` times (after one warm-up round)."""
+    taken: dict[str, list[float]] = {name: [] for name in commands}
     for round_ in range(repeat + 1):
         for name, argv in commands.items():
             started = time.perf_counter()
@@ -19,8 +22,25 @@ def wall_times(commands: dict[str, list[str]], repeat: int = 15, env=None, cwd=N
             if proc.returncode != 0:
                 raise RuntimeError(f"{name}: {' '.join(argv)} exited {proc.returncode}: {proc.stderr.decode()[-500:]}")
             if round_:
-                samples[name].append(elapsed)
-    return {name: statistics.median(values) for name, values in samples.items()}
+                taken[name].append(elapsed)
+    return taken
 
 
-PYTHON = sys.executable
+def wall_times(commands: dict[str, list[str]], repeat: int = 15, env=None, cwd=None) -> dict[str, float]:
+    """Median wall seconds of each command, run round-robin `repeat` times (after one warm-up)."""
+    return {name: statistics.median(values) for name, values in samples(commands, repeat, env, cwd).items()}
+
+
+def block_ratios(taken: dict[str, list[float]], name: str, floor: str, blocks: int) -> list[float]:
+    """median(name) / median(floor) within each of `blocks` consecutive runs of rounds."""
+    size = len(taken[name]) // blocks
+    return [statistics.median(taken[name][i * size:(i + 1) * size]) / statistics.median(taken[floor][i * size:(i + 1) * size])
+            for i in range(blocks)]
+
+
+def ratio_row(benchmark: str, case: str, ratios: list[float], goal: float, note: str = "", unit: str = "x floor") -> dict:
+    """One row of bench/run.py's table: the median ratio, its goal and its spread."""
+    value = statistics.median(ratios)
+    return {"benchmark": benchmark, "case": case, "value": value, "unit": unit, "goal": f"<= {goal:g}",
+            "met": value <= goal, "spread": f"{min(ratios):.2f}-{max(ratios):.2f}" if len(ratios) > 1 else "one run",
+            "note": note}

@@ -6,7 +6,7 @@ message once, as one line per problem, and exits with its code. Tracebacks only 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -35,9 +35,11 @@ class UsageError(BlackfishError):
     exit_code = EXIT_BAD_INPUT
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One finding about a config file, with the place it was found."""
+class Problem(NamedTuple):
+    """One finding about a config file, with the place it was found.
+
+    A NamedTuple, not a dataclass: `dataclasses` imports `inspect`, a fifth of the time of
+    `blackfish validate` (bench/bench_cli.py)."""
 
     file: str
     line: int
@@ -75,3 +77,16 @@ class MissingToolError(BlackfishError):
 
 class ProviderError(BlackfishError):
     """The machinery that boots nodes failed (an unusable provider exits 3 via MissingToolError)."""
+
+
+def user_lines(exc: BlackfishError) -> list[str]:
+    """What the user reads for exc: one line per problem, `blackfish: error: ` before each
+    that does not already say where it comes from (FILE:LINE:COL: ...), then the detail."""
+    lines = [line if _has_place(line) else f"blackfish: error: {line}" for line in exc.lines()]
+    return lines + ([exc.detail.rstrip()] if exc.detail else [])
+
+
+def _has_place(line: str) -> bool:
+    head = line.split(": ", 1)[0]
+    parts = head.rsplit(":", 2)
+    return len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit()

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from blackfish.cli.common import file_option, load_config
+from blackfish.entry import summary
 
 
 @click.command()
@@ -33,11 +34,7 @@ def validate(nodes_file, as_json):
 
         print_json(plan(loaded.config, source=loaded.path).to_record())
         return
-    from blackfish.model.groups import group_name
-
-    config = loaded.config
-    click.echo(f"{loaded.path}: ok: stack {config.stack!r}, group {group_name(config.group, loaded.path)!r}, "
-               f"{len(config.nodes)} node(s), provider {config.provider}")
+    click.echo(summary(loaded))
 
 
 @click.command()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from blackfish.errors import EXIT_FAILURE, BlackfishError
+from blackfish.errors import EXIT_FAILURE, BlackfishError, user_lines
 
 
 # click >= 8.2 raises it for a group without its sub-command; older click exits with the help.
@@ -20,10 +20,8 @@ def run(app: click.Group, args: list[str], debug: bool) -> int:
             import traceback
 
             traceback.print_exc()
-        for line in exc.lines():
-            click.echo(_prefix(line), err=True)
-        if exc.detail:
-            click.echo(exc.detail.rstrip(), err=True)
+        for line in user_lines(exc):
+            click.echo(line, err=True)
         return exc.exit_code
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
@@ -46,15 +44,4 @@ def run(app: click.Group, args: list[str], debug: bool) -> int:
             raise
         click.echo(f"blackfish: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
         return EXIT_FAILURE
-
-
-def _prefix(line: str) -> str:
-    # Lines that already say where they come from (FILE:LINE:COL: ...) stand as they are.
-    return line if _has_place(line) else f"blackfish: error: {line}"
-
-
-def _has_place(line: str) -> bool:
-    head = line.split(": ", 1)[0]
-    parts = head.rsplit(":", 2)
-    return len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit()
 

@@ -25,13 +25,14 @@ parallel_option = click.option(
 @stack_argument
 @file_option
 @click.option("--provider", metavar="NAME", default=None,
-              help="virtualbox, parallels, libvirt, vmware_desktop, hyperv or docker [default: nodes.yml's].")
+              help="virtualbox, parallels, libvirt, vmware_desktop, hyperv, docker or aws [default: nodes.yml's].")
 @parallel_option
 @click.option("--provision", is_flag=True, help="Re-apply each node's user-data, also to running nodes.")
 @templates_option
 @click.option("--node-image", metavar="IMAGE", default=None, help="docker provider: the image every node runs.")
 @click.option("--no-wait", is_flag=True, help="Return once the machines run, without waiting for the swarm.")
-def up(stack_name, nodes_file, provider, parallel, provision, templates, node_image, no_wait):
+@click.option("--dry-run", is_flag=True, help="aws provider: print what up would make, without calling AWS.")
+def up(stack_name, nodes_file, provider, parallel, provision, templates, node_image, no_wait, dry_run):
     """Boot the stack: plan, PKI, user-data, boot, wait until the swarm is ready.
 
     \b
@@ -46,6 +47,11 @@ def up(stack_name, nodes_file, provider, parallel, provision, templates, node_im
         import dataclasses
 
         stack = dataclasses.replace(stack, node_image=node_image)
+    if dry_run:
+        from blackfish.providers.aws.dryrun import describe
+
+        click.echo("\n".join(describe(stack)))
+        return
     _boot(stack, parallel=parallel, provision=provision, templates=templates, wait=not no_wait)
 
 

@@ -31,7 +31,9 @@ def _runner(dry_run: bool):
 @file_option
 @only_option
 @dry_run_option
-def install(stack_name, nodes_file, only, dry_run):
+@click.option("--allow-unconstrained", is_flag=True,
+              help="Trust a CA that may sign public names or addresses (pki.name-constraints: false). Dangerous.")
+def install(stack_name, nodes_file, only, dry_run, allow_unconstrained):
     """Trust the stack's CA here: the OS store, browsers' NSS databases, docker's certs.d.
 
     Steps that need root run through sudo; each command is printed first.
@@ -50,7 +52,7 @@ def install(stack_name, nodes_file, only, dry_run):
         pki.ensure_pki(stack, state)
     elif target.ca_pem() is None:
         runner.note(f"{target.ca} does not exist yet: install creates the stack's PKI first")
-    trust.install(target, runner, chosen)
+    trust.install(target, runner, chosen, allow_unconstrained=allow_unconstrained)
 
 
 @click.command()

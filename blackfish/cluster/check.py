@@ -128,11 +128,13 @@ def _await_tasks(service, stack: Stack, hostnames: dict[str, str], timeout: floa
 
 
 def _registry(stack: Stack, state: StateDir, image: str, ready: bool) -> Result:
-    """Push from the first node, pull on another (the last), both through their engines."""
+    """Push from the first manager (only managers and operators may push, docs/security.md),
+    pull on another node (the last), both through their engines."""
     target = stack.registry_host
     if not ready:
         return Result("registry", target, SKIP, f"the check image {image} is not on every node (see the service check)")
-    pusher, puller = stack.nodes[0], stack.nodes[-1]
+    pusher = stack.first_manager
+    puller = next((n for n in reversed(stack.nodes) if n is not pusher), pusher)
     repository, tag = f"{target}/blackfish-check", secrets.token_hex(4)
     try:
         _on(pusher, state, lambda e: e.images.get(image).tag(repository, tag))
@@ -158,10 +160,12 @@ def _consul(stack: Stack, state: StateDir) -> Result:
     import consul
 
     errors = []
+    # Consul denies by default (docs/security.md): the operator asks with the management token.
+    token = (state.read("secrets/consul-token-management") or b"").decode().strip() or None
     for server in have:
         try:
             client = consul.Consul(host=server.ip, port=CONSUL_HTTPS_PORT, scheme="https", verify=str(state.file(CA_CERT)),
-                                   cert=(str(state.file(CLIENT_CERT)), str(state.file(CLIENT_KEY))), timeout=5)
+                                   cert=(str(state.file(CLIENT_CERT)), str(state.file(CLIENT_KEY))), timeout=5, token=token)
             members = client.agent.members()
         except Exception as exc:  # the next server may answer
             errors.append(f"{server.name}: {engines.describe_error(exc)}")

@@ -7,6 +7,7 @@ so every engine is reached exactly as `docker --tlsverify -H tcp://<ip>:2376` wo
 from __future__ import annotations
 
 import os
+import sys
 
 from blackfish.model.stack import Node
 from blackfish.state import CA_CERT, CLIENT_CERT, CLIENT_KEY, StateDir
@@ -68,9 +69,9 @@ def describe_error(exc: BaseException, timeout: float | None = None) -> str:
     happened."""
     import ssl
 
-    import requests
-
-    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+    # Only its own errors need requests, and importing it costs 100 ms (the proxy's probe never does).
+    requests = sys.modules.get("requests")
+    if requests is not None and isinstance(exc, requests.HTTPError) and exc.response is not None:
         return f"HTTP {exc.response.status_code} {exc.response.reason}"
     causes = _causes(exc)
     for cause in causes:
@@ -78,7 +79,7 @@ def describe_error(exc: BaseException, timeout: float | None = None) -> str:
             reason = str(cause.reason or cause.strerror).replace("_", " ").lower()
             verify = getattr(cause, "verify_message", None)
             return f"TLS handshake failed: {reason}" + (f": {verify}" if verify else "")
-    if isinstance(exc, requests.Timeout) or any(isinstance(c, TimeoutError) for c in causes):
+    if (requests is not None and isinstance(exc, requests.Timeout)) or any(isinstance(c, TimeoutError) for c in causes):
         return f"no answer within {timeout:g} s" if timeout is not None else "timed out"
     for cause in causes:
         if isinstance(cause, OSError) and cause.errno is not None:

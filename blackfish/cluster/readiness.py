@@ -20,7 +20,8 @@ from blackfish.errors import ProviderError
 from blackfish.model.stack import Node, Stack
 from blackfish.state import StateDir
 
-POLL_INTERVAL = 1.0
+# A swarm forms in a second or two: a coarser poll would be most of the wait (bench/bench_cluster.py).
+POLL_INTERVAL = 0.25
 # endpoint(node) -> (host, port): where this machine reaches the node's engine (Provider.engine_endpoint).
 Endpoint = Callable[[Node], tuple[str, int]]
 

@@ -22,7 +22,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from blackfish.errors import BlackfishError, MissingToolError
+from blackfish.errors import BlackfishError, MissingToolError, UsageError
 from blackfish.host import Command, Host, make_dir, probe, remove_file, write_file
 from blackfish.model.stack import CONSUL_DNS_PORT, Stack
 
@@ -155,6 +155,7 @@ def plan(stack: Stack, host: Host, method: str | None = None, remove: bool = Fal
 
 def _networkmanager(stack_name: str, servers: list[str], host: Host, remove: bool) -> Plan:
     conf = host.path(NM_DNSMASQ_DIR) / f"blackfish-{stack_name}.conf"
+    _refuse_foreign(conf, stack_name)
     reload = Command(("nmcli", "general", "reload", "dns-full"), privileged=True)
     if remove:
         return Plan("networkmanager", [remove_file(conf, True), reload] if conf.exists() else [])
@@ -164,9 +165,25 @@ def _networkmanager(stack_name: str, servers: list[str], host: Host, remove: boo
 def _macos(stack_name: str, servers: list[str], host: Host, remove: bool) -> Plan:
     directory = host.path(MAC_RESOLVER_DIR)
     path = directory / stack_name
+    _refuse_foreign(path, stack_name)
     if remove:
         return Plan("macos", [remove_file(path, True)] if path.exists() else [])
     return Plan("macos", [make_dir(directory, True), write_file(path, mac_resolver_file(stack_name, servers), True)])
+
+
+def _refuse_foreign(path, stack_name: str) -> None:
+    """Blackfish writes and removes only files it wrote (they start with its header): an
+    /etc/resolver/<stack> of the user's own, say for a real domain, is left alone (issue 16)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            first = f.readline()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read ({exc.strerror}); blackfish changes only files it wrote") from None
+    if first != header(stack_name).splitlines(keepends=True)[0]:
+        raise UsageError(f"{path} exists and was not written by blackfish: it is left alone; "
+                         "move it away to let `blackfish dns` manage it")
 
 
 def _resolved(stack_name: str, servers: list[str], remove: bool, link: str | None) -> Plan:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import difflib
-import ipaddress
 import os
 import re
 import typing
@@ -21,19 +19,29 @@ import msgspec
 import yaml
 
 from blackfish.errors import ConfigError, Problem, UsageError
+from blackfish.model import aws  # provider: aws keys (issue 14), kept in their own module
+from blackfish.model import bounded_yaml, netaddr
 from blackfish.model.naming import is_dns_label, stack_name_problem
 
 DEFAULT_FILE = "nodes.yml"
 FILE_ENV = "BLACKFISH_NODES_YML"
 
 VAGRANT_PROVIDERS = ("virtualbox", "parallels", "libvirt", "vmware_desktop", "hyperv")
-PROVIDERS = VAGRANT_PROVIDERS + ("docker",)
+# Flatcar publishes Vagrant boxes for virtualbox and parallels only; the others need `box:`.
+BOX_REQUIRED = ("libvirt", "vmware_desktop", "hyperv")
+PROVIDERS = VAGRANT_PROVIDERS + ("docker", aws.PROVIDER)
 ROLES = ("consul-server", "swarm-manager", "docker-registry", "lb")
 LabelValue = Union[str, int, float, bool]
 # `labels:` is a mapping (`type: control`) or, as the seed wrote it, a list of `key=value` strings.
 Labels = Union[dict[str, LabelValue], list[str]]
 
 _STRUCT = dict(kw_only=True, forbid_unknown_fields=True, rename="kebab")
+
+
+def _close_matches(word: str, choices) -> list[str]:
+    import difflib  # on demand: importing it was 4% of `blackfish validate` (bench/bench_cli.py)
+
+    return difflib.get_close_matches(word, choices, n=1)
 
 
 # By default the first three nodes (all nodes when fewer) are consul servers and swarm managers.
@@ -45,7 +53,14 @@ class PkiSpec(msgspec.Struct, **_STRUCT):
     name_constraints: bool = True
 
 
-class NodeSpec(msgspec.Struct, **_STRUCT):
+class LibvirtSpec(msgspec.Struct, **_STRUCT):
+    # auto: kvm when this machine can run KVM guests, else qemu (software emulation, TCG).
+    driver: Literal["auto", "kvm", "qemu"] = "auto"
+    # Vagrant's management network (DHCP, SSH); default: a /24 derived from the stack name.
+    management_network: Union[str, None] = None
+
+
+class NodeSpec(aws.AwsNodeKeys, **_STRUCT):
     ip: str
     name: Union[str, None] = None
     memory: int = 2048
@@ -56,7 +71,7 @@ class NodeSpec(msgspec.Struct, **_STRUCT):
     labels: Labels = {}
 
 
-class Config(msgspec.Struct, **_STRUCT):
+class Config(aws.AwsKeys, **_STRUCT):
     stack: str
     nodes: list[NodeSpec]
     # This file's group of the stack (default: the file's name); see blackfish/model/groups.py.
@@ -82,6 +97,7 @@ class Config(msgspec.Struct, **_STRUCT):
     # `registry-storage: {DRIVER: {params}}`: distribution's `storage:` section for a shared
     # driver, required by more than one docker-registry node (blackfish/model/registry_storage.py).
     registry_storage: Union[dict[str, dict[str, Union[str, int, float, bool]]], None] = None
+    libvirt: LibvirtSpec = msgspec.field(default_factory=LibvirtSpec)
 
 
 class LoadedConfig(msgspec.Struct, frozen=True):
@@ -120,7 +136,9 @@ def load(path: Path, context_for=None) -> LoadedConfig:
     context_for(config, path) -> groups.Context gives what the stack's other groups are (the
     default: none, the file is the whole stack)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = bounded_yaml.read_text(path)
+    except bounded_yaml.LimitError as exc:
+        raise ConfigError([Problem(str(path), 1, 1, "", exc.message)]) from None
     except FileNotFoundError:
         raise UsageError(
             f"{path}: no such file (choose one with -f/--file or ${FILE_ENV}, "
@@ -167,7 +185,7 @@ class _Document:
     def __init__(self, text: str, filename: str):
         self.filename = filename
         self.root: yaml.Node | None = None
-        loader = yaml.SafeLoader(text)
+        loader = bounded_yaml.Loader(text)
         try:
             self.root = loader.get_single_node()
             self.data = loader.construct_document(self.root) if self.root is not None else None
@@ -177,6 +195,8 @@ class _Document:
             raise ConfigError([self._problem_at(mark, "", f"YAML syntax error: {message}")]) from None
         except yaml.YAMLError as exc:
             raise ConfigError([Problem(filename, 1, 1, "", f"YAML error: {exc}")]) from None
+        except bounded_yaml.LimitError as exc:
+            raise ConfigError([self._problem_at(exc.mark, "", exc.message)]) from None
         finally:
             loader.dispose()
         self._check_keys()
@@ -238,6 +258,8 @@ class _Document:
             elif isinstance(node, yaml.SequenceNode):
                 for i, item in enumerate(node.value):
                     walk(item, path + [i])
+            elif isinstance(node, yaml.ScalarNode) and (why := bounded_yaml.scalar_problem(node.value)):
+                problems.append(self._problem_at(node.start_mark, _format_path(path), why))
 
         walk(self.root, [])
         if problems:
@@ -259,7 +281,7 @@ class _Document:
             field = u.group("field")
             known = _known_keys(_struct_at(path))
             message = f"unknown key {field!r}"
-            if close := difflib.get_close_matches(field, known, n=1):
+            if close := _close_matches(field, known):
                 message += f"; did you mean {close[0]!r}?"
             else:
                 message += f"; expected one of: {', '.join(known)}"
@@ -268,7 +290,7 @@ class _Document:
             return self.problem(path, f"missing required key {mi.group('field')!r}")
         value = _value_at(self.data, path)
         if what.startswith("Invalid enum value") and (choices := typing.get_args(_field_type(path))):
-            close = difflib.get_close_matches(str(value), choices, n=1)
+            close = _close_matches(str(value), choices)
             hint = f"did you mean {close[0]!r}? " if close else ""
             return self.problem(path, f"unknown value {value!r}; {hint}expected one of: {', '.join(choices)}")
         message = what[0].lower() + what[1:]
@@ -357,16 +379,30 @@ def _short(value) -> str:
 
 # --- checks on the decoded config ----------------------------------------------------
 
-_SSH_PUBLIC_KEY = re.compile(r"^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-\S+)\s+[A-Za-z0-9+/=]+(\s.*)?$")
-_HOST_PORT = re.compile(r"^[A-Za-z0-9.-]+:\d{1,5}$")
+# Every pattern is applied with fullmatch: `$` also matches before a final newline (issue 16).
+_SSH_PUBLIC_KEY = re.compile(r"(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-[\w@.-]+) +[A-Za-z0-9+/=]+( [^\n]*)?")
+_HOST_PORT = re.compile(r"[A-Za-z0-9.-]+:\d{1,5}")
+# An http(s) URL without credentials, quotes, spaces or `$` (telegraf expands $VARS in its config).
+_HTTP_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[A-Za-z0-9._~/%-]*)?(\?[A-Za-z0-9._~=&%-]*)?")
+# A docker image reference: [registry[:port]/]path[:tag][@sha256:digest], lowercase path.
+_IMAGE_REF = re.compile(r"([A-Za-z0-9.-]+(:\d{1,5})?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*"
+                        r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?")
 
 
 def provider_problem(name: str) -> str | None:
     if name in PROVIDERS:
         return None
-    close = difflib.get_close_matches(name, PROVIDERS, n=1)
+    close = _close_matches(name, PROVIDERS)
     hint = f"did you mean {close[0]!r}? " if close else ""
     return f"unknown provider {name!r}; {hint}expected one of: {', '.join(PROVIDERS)}"
+
+
+def box_problem(provider: str, box: str | None) -> str | None:
+    """Why `provider` cannot boot without `box:` (None when it can); for nodes.yml and --provider."""
+    if box is not None or provider not in BOX_REQUIRED:
+        return None
+    return (f"provider {provider!r} needs `box:` naming a {provider} box: the default box, Flatcar's, "
+            "is published for virtualbox and parallels only")
 
 
 def _check(config: Config, doc: _Document, context) -> list[Problem]:
@@ -385,38 +421,60 @@ def _check(config: Config, doc: _Document, context) -> list[Problem]:
         bad(["dc"], "must be a DNS label (lowercase letters, digits and '-', at most 63 characters)")
     if message := provider_problem(config.provider):
         bad(["provider"], message)
+    elif message := box_problem(config.provider, config.box):
+        bad(["provider"], message)
     if config.group is not None and (message := groups.group_problem(config.group)):
         bad(["group"], message)
 
     network = None
     try:
-        network = ipaddress.ip_network(config.admin_network, strict=True)
+        network = netaddr.parse_network(config.admin_network)
     except ValueError as exc:
-        bad(["admin-network"], f"not a network in CIDR form (like 192.168.56.0/24): {exc}")
+        bad(["admin-network"], str(exc))
+    else:
+        if config.pki.name_constraints and not netaddr.is_private(network):
+            bad(["admin-network"], f"{network} is not private address space: the stack's CA, constrained to it, could vouch "
+                "for hosts on the internet; use a private network (like 192.168.56.0/24), or set "
+                "`pki: {name-constraints: false}` knowingly (then `certs install` refuses the CA)")
+    if (management := config.libvirt.management_network) is not None:
+        try:
+            mgmt = netaddr.parse_network(management)
+        except ValueError as exc:
+            bad(["libvirt", "management-network"], str(exc))
+        else:
+            if mgmt.prefixlen > 29:
+                bad(["libvirt", "management-network"], "must be a network of at least 8 addresses (/29 or larger)")
+            elif network is not None and mgmt.overlaps(network):
+                bad(["libvirt", "management-network"], f"overlaps admin-network {config.admin_network}")
 
-    if config.id is not None and not LABEL_VALUE.match(config.id):
+    if config.id is not None and not LABEL_VALUE.fullmatch(config.id):
         bad(["id"], "may not contain spaces, quotes, '$', '`' or '\\' (it becomes the engine label io.blackfish.id)")
     if config.consul_joinip is not None:
         try:
-            ipaddress.ip_address(config.consul_joinip)
+            netaddr.parse_ip(config.consul_joinip)
         except ValueError:
             bad(["consul-joinip"], f"not an IP address: {config.consul_joinip!r}")
     if config.consul_key is not None and not _is_consul_key(config.consul_key):
         bad(["consul-key"], "must be the base64 encoding of 16 or 32 random bytes (generate one with `consul keygen` or leave it out)")
     if config.registry_secret is not None and len(config.registry_secret) < 16:
         bad(["registry-secret"], "must be at least 16 characters (or leave it out to have one generated)")
-    if config.ssh_key is not None and not _SSH_PUBLIC_KEY.match(config.ssh_key.strip()):
+    if config.ssh_key is not None and not _SSH_PUBLIC_KEY.fullmatch(config.ssh_key.strip(" ")):
         bad(["ssh-key"], "must be an SSH public key line (like 'ssh-ed25519 AAAA... you@host')")
-    if config.journald_sink is not None and not _HOST_PORT.match(config.journald_sink):
+    if config.journald_sink is not None and not _HOST_PORT.fullmatch(config.journald_sink):
         bad(["journald-sink"], "must be HOST:PORT")
-    if config.influxdb_url is not None and not re.match(r"^https?://[^/\s]+", config.influxdb_url):
+    if config.influxdb_url is not None and not _HTTP_URL.fullmatch(config.influxdb_url):
         bad(["influxdb-url"], "must be an http:// or https:// URL")
     for service in config.images:
         if service not in SERVICES:
-            close = difflib.get_close_matches(service, SERVICES, n=1)
+            close = _close_matches(service, SERVICES)
             hint = f"; did you mean {close[0]!r}?" if close else f"; expected one of: {', '.join(SERVICES)}"
             bad(["images", service], f"unknown service {service!r}{hint}", key=True)
+        elif not _IMAGE_REF.fullmatch(config.images[service]):
+            bad(["images", service], f"{config.images[service]!r} is not an image reference (like registry:3.1.1 or host:5000/team/consul:2.0)")
+    if config.node_image is not None and not _IMAGE_REF.fullmatch(config.node_image):
+        bad(["node-image"], f"{config.node_image!r} is not an image reference (like blackfish-node:latest)")
     _check_labels(config.labels, ["labels"], bad)
+    aws.check(config, bad)
 
     if not config.nodes:
         bad(["nodes"], "must list at least one node", key=True)
@@ -431,7 +489,7 @@ def _check(config: Config, doc: _Document, context) -> list[Problem]:
             bad(here + (["name"] if node.name is not None else []), f"duplicate node name {name!r} (also nodes[{names[name]}])")
         names.setdefault(name, i)
         try:
-            ip = ipaddress.ip_address(node.ip)
+            ip = netaddr.parse_ip(node.ip)
         except ValueError:
             bad(here + ["ip"], f"not an IP address: {node.ip!r}")
         else:
@@ -448,7 +506,7 @@ def _check(config: Config, doc: _Document, context) -> list[Problem]:
             bad(here + ["cpus"], "must be a positive number")
         for j, role in enumerate(node.roles or []):
             if role not in ROLES:
-                close = difflib.get_close_matches(role, ROLES, n=1)
+                close = _close_matches(role, ROLES)
                 hint = f"; did you mean {close[0]!r}?" if close else f"; expected one of: {', '.join(ROLES)}"
                 bad(here + ["roles", j], f"unknown role {role!r}{hint}")
         _check_labels(node.labels, here + ["labels"], bad)
@@ -459,11 +517,11 @@ def _check(config: Config, doc: _Document, context) -> list[Problem]:
     return problems
 
 
-_LABEL_KEY = re.compile(r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?(/[A-Za-z0-9._-]+)*$")
+_LABEL_KEY = re.compile(r"[a-z0-9]([a-z0-9._-]*[a-z0-9])?(/[A-Za-z0-9._-]+)*")
 
 
 # Label values travel through the node's shell scripts (swarm node labels): keep them word-safe.
-LABEL_VALUE = re.compile(r"""^[^\s'"$`\\]*$""")
+LABEL_VALUE = re.compile(r"""[^\s'"$`\\]*""")
 
 
 def label_mapping(labels: Labels) -> dict[str, LabelValue]:

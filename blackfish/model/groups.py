@@ -52,7 +52,7 @@ def check(config, doc, context: Context, bad, counts: bool = True) -> None:
     """Problems of this file as a group of its stack; `bad(path, message, key=, warning=)` reports one.
     `counts`: also count managers and servers (not worth it while the file has other errors)."""
     from blackfish.model.config import default_roles
-    from blackfish.model.registry_storage import registry_nodes, registry_role_path, shared_storage_problem
+    from blackfish.model.registry_storage import has_shared_store, registry_nodes, registry_role_path, shared_storage_problem
     from blackfish.model.naming import default_node_name
 
     others = context.others
@@ -97,7 +97,7 @@ def check(config, doc, context: Context, bad, counts: bool = True) -> None:
 
     mine = registry_nodes(config)
     theirs = [m for m in others if "docker-registry" in m.roles]
-    if mine and len(mine) + len(theirs) > 1 and config.registry_storage is None:
+    if mine and len(mine) + len(theirs) > 1 and not has_shared_store(config):
         bad(registry_role_path(config, mine[1] if len(mine) > 1 else mine[0]),
             shared_storage_problem(config.stack, len(mine) + len(theirs)))
 

@@ -1,5 +1,6 @@
-"""Names that several modules agree on: DNS labels, stack names, default node names."""
+"""Names that several modules agree on: DNS labels, stack names, default node names, public suffixes."""
 
+import functools
 import re
 
 from blackfish.model.commands import COMMANDS
@@ -20,6 +21,9 @@ def stack_name_problem(name: str) -> str | None:
     command line and everything named after a stack (state directory, trust-store files)."""
     if not is_dns_label(name):
         return "must be a DNS label (lowercase letters, digits and '-', at most 63 characters): it is the cluster's DNS domain"
+    if is_public_suffix(name):
+        return (f"{name!r} is a public suffix (a top-level domain like com or dev): the stack's CA would be "
+                "trusted for every site under it; choose a name that is no internet domain")
     if name in RESERVED_STACK_NAMES:
         return f"{name!r} is a blackfish command; choose another name so `blackfish {name} ...` can reach the stack"
     return None
@@ -28,3 +32,20 @@ def stack_name_problem(name: str) -> str | None:
 def default_node_name(stack: str, index: int) -> str:
     """The seed's naming: the stack name and a two-digit ordinal, `vagrant-01`."""
     return f"{stack}-{index + 1:02d}"
+
+
+
+def is_public_suffix(domain: str) -> bool:
+    """True when domain is on the Public Suffix List (`com`, `dev`, `co.uk`, `github.io`): the
+    stack's CA is name-constrained to its domain, so a stack named `com` would get a CA that
+    a browser trusting it accepts for every .com site. The list is the `publicsuffixlist`
+    package's copy of publicsuffix.org (updated with the package); names it does not know
+    (`vagrant`, `demo`) are not public."""
+    return _public_suffixes().is_public(domain)
+
+
+@functools.lru_cache(maxsize=1)
+def _public_suffixes():
+    from publicsuffixlist import PublicSuffixList  # reads the list (~0.1 s): only when asked
+
+    return PublicSuffixList(accept_unknown=False)

@@ -10,12 +10,18 @@ own store (an S3 bucket for AWS stacks) can build on it without touching the sch
 
 from __future__ import annotations
 
+from blackfish.model import aws
 from blackfish.model.config import default_roles
 
 # distribution's storage drivers that several registry nodes can share (a local filesystem cannot).
 SHARED_STORAGE_DRIVERS = ("s3", "gcs", "azure", "swift", "oss")
 _REQUIRED_STORAGE_PARAMS = {"s3": ("bucket", "region"), "gcs": ("bucket",), "azure": ("container",),
                             "swift": ("container",), "oss": ("bucket",)}
+
+
+def has_shared_store(config) -> bool:
+    """`registry-storage:`, or provider aws with `s3bucket:` (its registries store in that bucket)."""
+    return config.registry_storage is not None or (config.provider == aws.PROVIDER and config.s3bucket is not None)
 
 
 def registry_nodes(config) -> list[int]:

@@ -8,12 +8,14 @@ proxy, status) learn a stack's nodes from its state directory.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from blackfish.model import images
-from blackfish.model.config import Config, default_roles, label_mapping
+from blackfish.model import images, netaddr
+from blackfish.model.aws import AwsSettings, settings as aws_settings
+from blackfish.model.config import Config, box_problem, default_roles, label_mapping
 from blackfish.model.naming import default_node_name
 
 DOCKER_TLS_PORT = 2376
@@ -104,6 +106,10 @@ class Stack:
     templates: Path | None = None
     node_image: str | None = None
     source: Path | None = None
+    # provider: aws (region, subnet, bucket, ...): None for stacks that name no region and subnet.
+    aws: AwsSettings | None = None
+    libvirt_driver: str = "auto"
+    libvirt_management_network: str | None = None
     # Distribution's `storage:` driver section (never recorded: it may hold cloud credentials).
     registry_storage: dict | None = None
     # --- groups (blackfish/model/groups.py): `group` is the nodes file this plan came from.
@@ -143,11 +149,11 @@ class Stack:
     def domain(self) -> str:
         return self.name
 
-    @property
+    @functools.cached_property
     def managers(self) -> list[Node]:
         return [n for n in self.all_nodes if n.is_manager]
 
-    @property
+    @functools.cached_property
     def workers(self) -> list[Node]:
         return [n for n in self.all_nodes if not n.is_manager]
 
@@ -155,13 +161,17 @@ class Stack:
     def first_manager(self) -> Node:
         return self.managers[0]
 
-    @property
+    @functools.cached_property
     def consul_servers(self) -> list[Node]:
         return [n for n in self.all_nodes if n.is_consul_server]
 
-    @property
+    @functools.cached_property
     def registries(self) -> list[Node]:
         return [n for n in self.all_nodes if n.is_registry]
+
+    @functools.cached_property
+    def lbs(self) -> list[Node]:
+        return [n for n in self.all_nodes if n.is_lb]
 
     @property
     def registry_host(self) -> str:
@@ -200,6 +210,8 @@ class Stack:
             "templates": str(self.templates) if self.templates else None,
             "node-image": self.node_image,
             "source": str(self.source) if self.source else None,
+            "libvirt": {"driver": self.libvirt_driver, "management-network": self.libvirt_management_network},
+            **({"aws": self.aws.to_record()} if self.aws else {}),
             "nodes": [
                 {"name": n.name, "ip": n.ip, "roles": list(n.roles), "memory": n.memory, "cpus": n.cpus, "labels": n.labels,
                  "group": n.group}
@@ -221,22 +233,57 @@ class Stack:
             )
             pki = record.get("pki", {})
             box = record.get("box", FLATCAR_BOX)
-            return cls(name=name, dc=dc, admin_network=record["admin-network"], provider=record["provider"], nodes=nodes,
-                       box=box, box_url=record.get("box-url", FLATCAR_BOX_URL if box == FLATCAR_BOX else None),
-                       runtime=record.get("runtime", "docker"), labels=record.get("labels", {}),
-                       images=images.resolve(record.get("images", {})), id=record.get("id"),
-                       consul_joinip=record.get("consul-joinip"), ssh_key=record.get("ssh-key"),
-                       private_ssh_key=record.get("private-ssh-key"), journald_sink=record.get("journald-sink"),
-                       influxdb_url=record.get("influxdb-url"),
-                       pki_key=pki.get("key", "ecdsa-p256"), name_constraints=pki.get("name-constraints", True),
-                       templates=_path(record.get("templates")), node_image=record.get("node-image"),
-                       source=_path(record.get("source")))
+            stack = cls(name=name, dc=dc, admin_network=record["admin-network"], provider=record["provider"], nodes=nodes,
+                        box=box, box_url=record.get("box-url", FLATCAR_BOX_URL if box == FLATCAR_BOX else None),
+                        runtime=record.get("runtime", "docker"), labels=record.get("labels", {}),
+                        images=images.resolve(record.get("images", {})), id=record.get("id"),
+                        consul_joinip=record.get("consul-joinip"), ssh_key=record.get("ssh-key"),
+                        private_ssh_key=record.get("private-ssh-key"), journald_sink=record.get("journald-sink"),
+                        influxdb_url=record.get("influxdb-url"),
+                        pki_key=pki.get("key", "ecdsa-p256"), name_constraints=pki.get("name-constraints", True),
+                        templates=_path(record.get("templates")), node_image=record.get("node-image"),
+                        source=_path(record.get("source")),
+                        libvirt_driver=record.get("libvirt", {}).get("driver", "auto"),
+                        libvirt_management_network=record.get("libvirt", {}).get("management-network"),
+                        aws=AwsSettings.from_record(record["aws"]) if record.get("aws") else None)
         except (KeyError, TypeError, AttributeError) as exc:
             # A stack.json written by hand or by another version: say so instead of a KeyError.
-            from blackfish.errors import BlackfishError
+            raise _damaged_record(record, f"is incomplete ({type(exc).__name__}: {exc})") from None
+        if problem := _record_problem(stack):
+            raise _damaged_record(record, f"is damaged ({problem})")
+        return stack
 
-            raise BlackfishError(f"stack.json of stack {record.get('stack')!r} is incomplete ({type(exc).__name__}: {exc}); "
-                                 "run `blackfish up` to write it again") from None
+
+def _damaged_record(record: dict, why: str):
+    from blackfish.errors import UsageError
+
+    return UsageError(f"stack.json of stack {record.get('stack')!r} {why}; run `blackfish up` to write it again")
+
+
+def _record_problem(stack: Stack) -> str | None:
+    """What makes a recorded stack unusable: its values reach the same files nodes.yml's do
+    (the dnsmasq file of `blackfish dns`, user-data), so they pass the same checks."""
+    from blackfish.model.config import LABEL_VALUE
+    from blackfish.model.naming import is_dns_label, stack_name_problem
+
+    try:
+        netaddr.parse_network(stack.admin_network)
+    except ValueError as exc:
+        return f"admin-network: {exc}"
+    if not all(isinstance(v, str) for v in (stack.name, stack.dc, stack.provider)):
+        return "stack, dc and provider must be strings"
+    if (problem := stack_name_problem(stack.name)) or not is_dns_label(stack.dc):
+        return f"stack {stack.name!r}: {problem}" if problem else f"dc {stack.dc!r} is not a DNS label"
+    for i, node in enumerate(stack.nodes):
+        if not isinstance(node.name, str) or not is_dns_label(node.name):
+            return f"nodes[{i}].name: {node.name!r} is not a DNS label"
+        try:
+            netaddr.parse_ip(node.ip)
+        except ValueError as exc:
+            return f"nodes[{i}].ip: {exc}"
+        if not all(isinstance(v, str) and LABEL_VALUE.fullmatch(f"{k}={v}") for k, v in node.labels.items()):
+            return f"nodes[{i}].labels: not word-safe text"
+    return None
 
 
 def _path(value: str | None) -> Path | None:
@@ -254,6 +301,10 @@ def plan(config: Config, source: Path | None = None, provider: str | None = None
 
     base = source.parent if source is not None else Path.cwd()
     group = group_name(config.group, source)
+    if provider and (problem := box_problem(provider, config.box)):
+        from blackfish.errors import UsageError
+
+        raise UsageError(f"--provider {provider}: {problem}")
     nodes = tuple(
         Node(
             name=spec.name or default_node_name(config.stack, i),
@@ -295,6 +346,9 @@ def plan(config: Config, source: Path | None = None, provider: str | None = None
         source=source,
         registry_storage=config.registry_storage,
         group=group,
+        aws=aws_settings(config, [n.name for n in nodes]),
+        libvirt_driver=config.libvirt.driver,
+        libvirt_management_network=config.libvirt.management_network,
     )
 
 

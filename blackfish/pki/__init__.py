@@ -1,38 +1,58 @@
 """The stack's PKI in its state directory: CA, node and client certificates, client.pfx, SSH key.
 
-    ca.pem ca-key.pem              the stack's name-constrained CA (its key never leaves the host)
-    cert.pem key.pem               the user's client certificate (so the state dir is a DOCKER_CERT_PATH)
+    ca.pem ca-key.pem              the stack's name-constrained (node) CA: what clients and trust
+                                   stores verify servers with (its key never leaves the host)
+    clients-ca.pem clients-ca-key.pem  the clients CA: the one engines trust, and the registry
+                                   lets push (never installed in a trust store)
+    cert.pem key.pem               the user's (operator/CI) client certificate, from the clients CA
+                                   (so the state dir is a DOCKER_CERT_PATH)
     client.pfx client.pfx.password the same pair as PKCS#12 for browsers, and its generated password
-    nodes/<name>/cert.pem key.pem  one serverAuth+clientAuth certificate per node
+    nodes/<name>/cert.pem key.pem  one serverAuth+clientAuth certificate per node, from the node CA:
+                                   consul, registry pulls; engines do not accept it
+    nodes/<name>/client-cert.pem client-key.pem  managers only: their engine-client certificate,
+                                   from the clients CA (swarm bootstrap, pushes)
     ssh/id_ed25519(.pub)           the per-stack SSH key
+    pki-checked.json               digests of the leaves found current (so a rerun need not re-verify)
+
+docs/security.md says what each credential can reach.
 
 ensure_pki() is idempotent: it keeps every file that is still right (same bytes, same
-mtime) and re-issues only what changed or expires within 30 days. The CA follows the
-stack's settings: a new key kind, admin network or name-constraints setting replaces it
-(and so every certificate under it). ensure_pki() takes the state directory's lock
+mtime) and re-issues only what changed or expires within 30 days. The CA is never replaced
+implicitly: a damaged ca.pem, or one that no longer matches nodes.yml (key kind, admin
+network, name constraints), is an error until `certs rotate --ca` replaces it (and so every
+certificate under it). ensure_pki() takes the state directory's lock
 itself; StateDir.lock() is re-entrant, so callers may already hold it.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
+import time
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
+from blackfish import fingerprint
 from blackfish.pki import sshkey
 from blackfish.errors import UsageError
 from blackfish.pki import certs, keys, pkcs12
 from blackfish.pki.certs import Profile
 from blackfish.model.stack import Node, Stack
-from blackfish.state import (CA_CERT, CA_KEY, CLIENT_CERT, CLIENT_KEY, CLIENT_PFX, CLIENT_PFX_PASSWORD, NODES,
-                             StateDir, node_cert, node_key)
+from blackfish.state import (CA_CERT, CA_KEY, CLIENT_CERT, CLIENT_KEY, CLIENT_PFX, CLIENT_PFX_PASSWORD, CLIENTS_CA_CERT,
+                             CLIENTS_CA_KEY, NODES, PKI_CHECKED, StateDir, manager_client_cert, manager_client_key, node_cert, node_key)
 
-__all__ = ["CA_CERT", "CA_KEY", "CLIENT_CERT", "CLIENT_KEY", "CLIENT_PFX", "CLIENT_PFX_PASSWORD", "NODES",
-           "node_cert", "node_key", "ensure_pki", "rotate", "describe"]
+__all__ = ["CA_CERT", "CA_KEY", "CLIENTS_CA_CERT", "CLIENTS_CA_KEY", "CLIENT_CERT", "CLIENT_KEY", "CLIENT_PFX",
+           "CLIENT_PFX_PASSWORD", "NODES", "node_cert", "node_key", "manager_client_cert", "manager_client_key",
+           "ensure_pki", "rotate", "describe"]
 
 CLIENT_NAME = "blackfish-admin"
 CERT_MODE, KEY_MODE = 0o644, 0o600
+CHECKED = PKI_CHECKED  # see Checked
+
+
+def manager_profile(node: Node) -> Profile:
+    return Profile(common_name=node.fqdn, usages=certs.CLIENT_ONLY, unit=MANAGER_UNIT)
 
 
 def node_profile(node: Node) -> Profile:
@@ -40,7 +60,9 @@ def node_profile(node: Node) -> Profile:
     return Profile(common_name=node.fqdn, dns_names=tuple(node.dns_names), ip_addresses=tuple(node.ip_addresses))
 
 
-CLIENT_PROFILE = Profile(common_name=CLIENT_NAME, usages=certs.CLIENT_ONLY)
+# The OU names the role; the registry front lets certificates of the clients CA push.
+OPERATOR_UNIT, MANAGER_UNIT = "operator", "manager"
+CLIENT_PROFILE = Profile(common_name=CLIENT_NAME, usages=certs.CLIENT_ONLY, unit=OPERATOR_UNIT)
 
 
 def ensure_pki(stack: Stack, state: StateDir) -> list[str]:
@@ -56,43 +78,108 @@ def rotate(stack: Stack, state: StateDir, ca: bool = False) -> list[str]:
 
 
 def _ensure(stack: Stack, state: StateDir, renew: bool, renew_ca: bool) -> list[str]:
-    with state.lock():
+    with state.lock(), state.batch():
         written: list[str] = []
         ca_cert, ca_key = _ensure_ca(stack, state, renew_ca, written)
+        clients_cert, clients_key = _ensure_ca(stack, state, renew_ca, written, CLIENTS_CA_CERT, CLIENTS_CA_KEY, "clients")
+        # Both CAs in the digest: a leaf of either is judged again when either CA changes.
+        checked = Checked(_load_json(state.read(CHECKED)), _pem(ca_cert) + _pem(clients_cert), renew)
         for node in stack.all_nodes:
             _ensure_leaf(state, node_cert(node.name), node_key(node.name), node_profile(node), stack.pki_key,
-                         ca_cert, ca_key, renew, written)
-        client_cert, client_key = _ensure_leaf(state, CLIENT_CERT, CLIENT_KEY, CLIENT_PROFILE, stack.pki_key,
-                                               ca_cert, ca_key, renew, written)
-        _ensure_pfx(stack, state, client_cert, client_key, ca_cert, written)
+                         ca_cert, ca_key, checked, written)
+            if node.is_manager:
+                _ensure_leaf(state, manager_client_cert(node.name), manager_client_key(node.name), manager_profile(node),
+                             stack.pki_key, clients_cert, clients_key, checked, written)
+            else:  # a manager demoted to a worker keeps no engine-client certificate
+                state.remove(manager_client_cert(node.name))
+                state.remove(manager_client_key(node.name))
+        client_pem, client_key_pem = _ensure_leaf(state, CLIENT_CERT, CLIENT_KEY, CLIENT_PROFILE, stack.pki_key,
+                                                  clients_cert, clients_key, checked, written)
+        _ensure_pfx(stack, state, certs.load(client_pem), keys.from_pem(client_key_pem), ca_cert, written)
         written += sshkey.ensure_ssh_key(state)
         _remove_departed_nodes(stack, state)
+        state.write(CHECKED, json.dumps(checked.now, sort_keys=True) + "\n", mode=KEY_MODE)
         return written
 
 
-def _ensure_ca(stack: Stack, state: StateDir, renew: bool, written: list[str]):
+def _ensure_ca(stack: Stack, state: StateDir, renew: bool, written: list[str],
+               cert_rel: str = CA_CERT, key_rel: str = CA_KEY, kind: str = ""):
+    """The stack's CA: made on the first run, replaced only by `certs rotate --ca` (renew).
+
+    A CA is what every node and every trust store holds: a damaged or mismatched one is an
+    error naming the file, never a silent new CA (issue 16, finding 3)."""
     permitted = certs.permitted_names(stack.domain, stack.admin_network) if stack.name_constraints else None
-    cert, key = certs.load(state.read(CA_CERT)), keys.from_pem(state.read(CA_KEY))
-    if not renew and cert is not None and key is not None and certs.ca_is_current(cert, key, stack.pki_key, permitted):
-        return cert, key
+    cert_data, key_data = state.read(cert_rel), state.read(key_rel)
+    if not renew and (cert_data is not None or key_data is not None):
+        return _existing_ca(stack, state, (cert_rel, cert_data), (key_rel, key_data), permitted)
     key = keys.generate(stack.pki_key)
-    cert = certs.make_ca(stack.name, key, permitted)
-    # Key first: interrupted between the two writes, the next run sees a mismatch and starts over.
-    _write(state, CA_KEY, keys.to_pem(key), KEY_MODE, written)
-    _write(state, CA_CERT, _pem(cert), CERT_MODE, written)
-    return cert, key
-
-
-def _ensure_leaf(state: StateDir, cert_rel: str, key_rel: str, profile: Profile, kind: str,
-                 ca_cert: x509.Certificate, ca_key: keys.PrivateKey, renew: bool, written: list[str]):
-    cert, key = certs.load(state.read(cert_rel)), keys.from_pem(state.read(key_rel))
-    if not renew and cert is not None and key is not None and certs.leaf_is_current(cert, key, profile, ca_cert, kind):
-        return cert, key
-    key = keys.generate(kind)
-    cert = certs.issue(profile, key, ca_cert, ca_key)
+    cert = certs.make_ca(stack.name, key, permitted, kind)
+    # Key first: interrupted between the two writes, the next run finds a key that is not the
+    # CA's and says to run `certs rotate --ca` again.
     _write(state, key_rel, keys.to_pem(key), KEY_MODE, written)
     _write(state, cert_rel, _pem(cert), CERT_MODE, written)
     return cert, key
+
+
+def _existing_ca(stack: Stack, state: StateDir, cert_file: tuple, key_file: tuple, permitted):
+    rotate = f"restore it from a backup, or replace the CA with `blackfish certs rotate --ca {stack.name}`"
+    cert, key = certs.load(cert_file[1]), keys.from_pem(key_file[1])
+    for (rel, data), parsed, what in ((cert_file, cert, "certificate"), (key_file, key, "key")):
+        if data is None:
+            raise UsageError(f"{state.file(rel)}: missing while its pair is there; {rotate}")
+        if parsed is None:
+            raise UsageError(f"{state.file(rel)}: damaged (not a readable PEM {what}); {rotate}")
+    if problem := certs.ca_problem(cert, key, stack.pki_key, permitted):
+        raise UsageError(f"{state.file(cert_file[0])}: {problem}; replace the CA with `blackfish certs rotate --ca {stack.name}` "
+                         "(then boot the nodes with their new user-data and run `certs install` again)")
+    return cert, key
+
+
+class Checked:
+    """Leaves an earlier run found current, by a digest of all the verdict depends on (cert,
+    key, CA, profile, key kind, blackfish's code), with the time the certificate is due for renewal.
+
+    A rerun that finds the same digest before that time keeps the pair without parsing the
+    key or verifying the signature: those checks were most of a rerun's time."""
+
+    def __init__(self, before: dict, ca_pem: bytes, renew: bool):
+        self.before, self.ca_pem, self.renew = before, ca_pem, renew
+        self.now: dict[str, list] = {}
+
+    def digest(self, cert_pem: bytes | None, key_pem: bytes | None, profile: Profile, kind: str) -> str:
+        # With blackfish's code: a new version may judge certificates by other rules.
+        return fingerprint.of_parts(fingerprint.of_code(), cert_pem or b"", key_pem or b"", self.ca_pem, profile, kind)
+
+    def still_current(self, rel: str, digest: str) -> bool:
+        seen = self.before.get(rel)
+        if self.renew or not isinstance(seen, list) or len(seen) != 2 or seen[0] != digest:
+            return False
+        if not isinstance(seen[1], (int, float)) or time.time() >= seen[1]:
+            return False
+        self.now[rel] = seen
+        return True
+
+    def found_current(self, rel: str, digest: str, cert: x509.Certificate) -> None:
+        self.now[rel] = [digest, (cert.not_valid_after_utc - certs.RENEW_BEFORE).timestamp()]
+
+
+def _ensure_leaf(state: StateDir, cert_rel: str, key_rel: str, profile: Profile, kind: str,
+                 ca_cert: x509.Certificate, ca_key: keys.PrivateKey, checked: Checked,
+                 written: list[str]) -> tuple[bytes, bytes]:
+    """The leaf's certificate and key PEM, issued anew unless the ones on disk are current."""
+    cert_pem, key_pem = state.read(cert_rel), state.read(key_rel)
+    digest = checked.digest(cert_pem, key_pem, profile, kind)
+    if checked.still_current(cert_rel, digest):
+        return cert_pem, key_pem
+    cert, key = certs.load(cert_pem), keys.from_pem(key_pem)
+    if checked.renew or cert is None or key is None or not certs.leaf_is_current(cert, key, profile, ca_cert, kind):
+        key = keys.generate(kind)
+        cert = certs.issue(profile, key, ca_cert, ca_key)
+        cert_pem, key_pem = _pem(cert), keys.to_pem(key)
+        _write(state, key_rel, key_pem, KEY_MODE, written)
+        _write(state, cert_rel, cert_pem, CERT_MODE, written)
+    checked.found_current(cert_rel, checked.digest(cert_pem, key_pem, profile, kind), cert)
+    return cert_pem, key_pem
 
 
 def _ensure_pfx(stack: Stack, state: StateDir, cert, key, ca_cert, written: list[str]) -> None:
@@ -110,17 +197,30 @@ def _ensure_pfx(stack: Stack, state: StateDir, cert, key, ca_cert, written: list
 def _remove_departed_nodes(stack: Stack, state: StateDir) -> None:
     """Certificates of nodes no longer in nodes.yml go, so `certs show` lists only the stack."""
     base = state.file(NODES)
+    state.refuse_links(base)
     if not base.is_dir():
         return
     current = {n.name for n in stack.all_nodes}
     for entry in base.iterdir():
-        if entry.is_dir() and entry.name not in current:
+        if entry.name in current:
+            continue
+        if entry.is_symlink():
+            entry.unlink()  # the link only, never what it points to
+        elif entry.is_dir():
             shutil.rmtree(entry)
 
 
 def _write(state: StateDir, rel: str, data: bytes | str, mode: int, written: list[str]) -> None:
     if state.write(rel, data, mode=mode):
         written.append(rel)
+
+
+def _load_json(data: bytes | None) -> dict:
+    try:
+        loaded = json.loads(data) if data else {}
+    except ValueError:  # damaged: check everything again
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
 
 
 def _pem(cert: x509.Certificate) -> bytes:
@@ -131,10 +231,11 @@ def describe(state: StateDir) -> list[dict]:
     """Every certificate in the state directory: file, subject, SANs, not-after, SHA-256 fingerprint."""
     if state.read(CA_CERT) is None:
         raise UsageError(f"stack {state.stack!r} has no certificates in {state.path} (run `blackfish up` first)")
-    rels = [CA_CERT, CLIENT_CERT]
+    rels = [CA_CERT, CLIENTS_CA_CERT, CLIENT_CERT]
     nodes = state.file(NODES)
     if nodes.is_dir():
-        rels += sorted(node_cert(d.name) for d in nodes.iterdir() if (d / CLIENT_CERT).is_file())
+        rels += sorted(rel for d in nodes.iterdir() for rel in (node_cert(d.name), manager_client_cert(d.name))
+                       if state.file(rel).is_file())
     return [_describe_one(rel, cert) for rel in rels if (cert := certs.load(state.read(rel))) is not None]
 
 

@@ -35,6 +35,8 @@ class Profile:
     dns_names: tuple[str, ...] = ()
     ip_addresses: tuple[str, ...] = ()
     usages: tuple[x509.ObjectIdentifier, ...] = SERVER_AND_CLIENT
+    # The role of a client certificate (operator, manager): what the registry front reads.
+    unit: str | None = None
 
 
 def now() -> datetime.datetime:
@@ -53,13 +55,18 @@ def permitted_names(domain: str, admin_network: str) -> list[x509.GeneralName]:
     ]
 
 
-def make_ca(stack_name: str, key: keys.PrivateKey, permitted: list[x509.GeneralName] | None) -> x509.Certificate:
+def ca_common_name(stack_name: str, kind: str = "") -> str:
+    """`blackfish <stack> CA` (the node CA) or `blackfish <stack> clients CA` (kind="clients")."""
+    return f"blackfish {stack_name} {kind + ' ' if kind else ''}CA"
+
+
+def make_ca(stack_name: str, key: keys.PrivateKey, permitted: list[x509.GeneralName] | None, kind: str = "") -> x509.Certificate:
     start = now()
     subject = x509.Name([
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "blackfish"),
         # The date tells a rotated CA from its predecessor in trust stores and browsers.
         x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, f"stack {stack_name} created {start:%Y-%m-%d %H:%M:%S}Z"),
-        x509.NameAttribute(NameOID.COMMON_NAME, f"blackfish {stack_name} CA"),
+        x509.NameAttribute(NameOID.COMMON_NAME, ca_common_name(stack_name, kind)),
     ])
     builder = (
         x509.CertificateBuilder()
@@ -84,7 +91,7 @@ def issue(profile: Profile, key: keys.PrivateKey, ca_cert: x509.Certificate, ca_
     not_after = min(start + LEAF_VALIDITY, ca_cert.not_valid_after_utc)
     builder = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, profile.common_name)]))
+        .subject_name(subject_of(profile))
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -105,6 +112,11 @@ def issue(profile: Profile, key: keys.PrivateKey, ca_cert: x509.Certificate, ca_
     return builder.sign(ca_key, keys.signature_hash(ca_key))
 
 
+def subject_of(profile: Profile) -> x509.Name:
+    unit = [x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, profile.unit)] if profile.unit else []
+    return x509.Name([*unit, x509.NameAttribute(NameOID.COMMON_NAME, profile.common_name)])
+
+
 def sans_of(profile: Profile) -> list[x509.GeneralName]:
     return [x509.DNSName(n) for n in profile.dns_names] + [x509.IPAddress(ipaddress.ip_address(a)) for a in profile.ip_addresses]
 
@@ -118,22 +130,26 @@ def leaf_is_current(cert: x509.Certificate, key: keys.PrivateKey, profile: Profi
         and _issued_by(cert, ca_cert)
         and (list(sans) if sans is not None else []) == sans_of(profile)
         and _extension(cert, x509.ExtendedKeyUsage) == x509.ExtendedKeyUsage(list(profile.usages))
-        and [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)] == [profile.common_name]
+        and cert.subject == subject_of(profile)
         and _lasts(cert)
     )
 
 
-def ca_is_current(cert: x509.Certificate, key: keys.PrivateKey, kind: str, permitted: list[x509.GeneralName] | None) -> bool:
-    """True when the CA matches its key, the key kind and the name constraints nodes.yml asks for."""
+def ca_problem(cert: x509.Certificate, key: keys.PrivateKey, kind: str, permitted: list[x509.GeneralName] | None) -> str | None:
+    """How the CA differs from its key and from what nodes.yml asks for (None when it does not)."""
     have = permitted_of(cert)
     basic = _extension(cert, x509.BasicConstraints)
-    return (
-        keys.same_public(cert.public_key(), key)
-        and keys.kind_of(key) == kind
-        and basic is not None and basic.ca
-        and (None if have is None else set(have)) == (None if permitted is None else set(permitted))
-        and _lasts(cert)
-    )
+    if not keys.same_public(cert.public_key(), key):
+        return "its key file does not hold its key (an interrupted `certs rotate --ca`?)"
+    if basic is None or not basic.ca:
+        return "not a CA certificate"
+    if keys.kind_of(key) != kind:
+        return f"the CA's key is {keys.kind_of(key)}, nodes.yml asks for {kind}"
+    if (None if have is None else set(have)) != (None if permitted is None else set(permitted)):
+        return "its name constraints differ from what nodes.yml asks for (stack, admin-network or pki.name-constraints changed)"
+    if not _lasts(cert):
+        return f"it expires on {cert.not_valid_after_utc:%Y-%m-%d}"
+    return None
 
 
 def permitted_of(cert: x509.Certificate) -> list[x509.GeneralName] | None:

@@ -19,6 +19,14 @@ def get(name: str) -> Provider:
         from blackfish.providers.docker.provider import DockerProvider
 
         return DockerProvider()
+    if name == "aws":
+        from blackfish.providers.aws.provider import AwsProvider
+
+        return AwsProvider()
+    if name == "libvirt":
+        from blackfish.providers.libvirt.provider import LibvirtProvider
+
+        return LibvirtProvider()
     if name in VAGRANT_PROVIDERS:
         from blackfish.providers.vagrant.provider import VagrantProvider
 

@@ -8,8 +8,6 @@ The warm path runs before click is imported (blackfish.entry) and imports no mor
 time and _socket: each module it avoids (json, socket, ssl, the docker SDK) is milliseconds per call.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 import time

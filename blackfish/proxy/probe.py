@@ -1,4 +1,4 @@
-"""Probing a stack's manager engines over TLS (docker SDK) and ranking what answers.
+"""Probing a stack's manager engines over TLS (http.client) and ranking what answers.
 
 Every candidate is asked for `/_ping`, then `/info`, all at once, each in its own thread with a
 short timeout. An active swarm manager (LocalNodeState "active" and ControlAvailable) wins as soon
@@ -53,22 +53,29 @@ class Probe:
 
 
 def probe(node, cert_path: str, timeout: float = PROBE_TIMEOUT) -> Probe:
-    """Ask one engine for /info over mutual TLS with the stack's client certificate."""
-    import requests
+    """Ask one engine for /_ping, then /info, over mutual TLS with the stack's client certificate.
 
-    from blackfish.cluster.engines import api_client, describe_error
+    With http.client and ssl, not the docker SDK: importing the SDK (requests, urllib3) took
+    100 ms, most of what a cold proxy call costs over docker's own (bench/bench_proxy.py)."""
+    import http.client
+    import json
 
+    from blackfish.cluster.engines import describe_error
+
+    host, _, port = node.docker_host.removeprefix("tcp://").rpartition(":")
     try:
-        # Unversioned paths get the engine's newest API (Docker 29 refuses old versioned paths).
-        with api_client(node, cert_path, timeout) as api:
-            api.get(f"{api.base_url}/_ping", timeout=timeout).raise_for_status()
+        conn = http.client.HTTPSConnection(host.strip("[]"), int(port), timeout=timeout, context=_tls(cert_path))
+        try:
+            # Unversioned paths get the engine's newest API (Docker 29 refuses old versioned paths).
+            _get(conn, "/_ping")
+            conn.sock.settimeout(INFO_TIMEOUT)
             try:
-                response = api.get(f"{api.base_url}/info", timeout=(timeout, INFO_TIMEOUT))
-            except requests.Timeout:
+                info = json.loads(_get(conn, "/info"))
+            except TimeoutError:
                 # A manager whose swarm lost quorum hangs on /info, yet runs containers fine.
                 return Probe(node, swarm_state="unresponsive")
-            response.raise_for_status()
-            info = response.json()
+        finally:
+            conn.close()
     except Exception as exc:  # every failure is an answer here: the manager is not usable
         return Probe(node, error=describe_error(exc, timeout))
     swarm = info.get("Swarm") or {}
@@ -76,10 +83,35 @@ def probe(node, cert_path: str, timeout: float = PROBE_TIMEOUT) -> Probe:
                  version=info.get("ServerVersion"))
 
 
+class _Status(Exception):
+    """An engine's answer other than 200 OK, said as `HTTP 500 Internal Server Error`."""
+
+
+def _get(conn, path: str) -> bytes:
+    conn.request("GET", path)
+    response = conn.getresponse()
+    body = response.read()
+    if response.status != 200:
+        raise _Status(f"HTTP {response.status} {response.reason}")
+    return body
+
+
+def _tls(cert_path: str):
+    """What `docker --tlsverify` does with a DOCKER_CERT_PATH: trust only its ca.pem, present
+    its cert.pem, and check that the engine's certificate names the address it was reached at."""
+    import os
+    import ssl
+
+    context = ssl.create_default_context(cafile=os.path.join(cert_path, "ca.pem"))
+    context.load_cert_chain(os.path.join(cert_path, "cert.pem"), os.path.join(cert_path, "key.pem"))
+    return context
+
+
 def probe_all(nodes, cert_path: str, timeout: float = PROBE_TIMEOUT):
     """Probe every node concurrently; yield each Probe as it arrives (daemon threads, so a
     manager that hangs never delays the exit of a process that already has its answer)."""
-    import docker  # noqa: F401  (once, here, rather than raced for by the threads' first imports)
+    import http.client  # noqa: F401  (once, here, rather than raced for by the threads' first imports)
+    import ssl  # noqa: F401
 
     answers: queue.Queue[Probe] = queue.Queue()
     for node in nodes:

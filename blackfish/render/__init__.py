@@ -20,11 +20,12 @@ from pathlib import Path
 
 import jinja2
 
-from blackfish import pki, record
+from blackfish import fingerprint, pki, record
 
 from blackfish.pki import sshkey
 from blackfish.errors import UsageError
 from blackfish.model.stack import Node, Stack
+from blackfish.render import consul_tokens, memo
 from blackfish.state import StateDir, user_data_path
 from blackfish.render.templates_dir import builtin_templates
 
@@ -73,9 +74,13 @@ def node_labels(stack: Stack, node: Node) -> list[str]:
 def render_user_data(stack: Stack, node: Node, context: dict, templates: Path | None = None) -> str:
     """The node's `#cloud-config` document.
 
-    `context` holds what is not in the stack: ca_pem, cert_pem, key_pem (this node's),
+    `context` holds what is not in the stack: ca_pem, clients_ca_pem, cert_pem, key_pem (this
+    node's), client_cert_pem, client_key_pem (a manager's engine-client pair, else empty),
     ssh_authorized_keys, consul_key, registry_secret. `templates` overrides stack.templates."""
-    env = environment(templates if templates is not None else stack.templates)
+    return _render(environment(templates if templates is not None else stack.templates), stack, node, context)
+
+
+def _render(env: jinja2.Environment, stack: Stack, node: Node, context: dict) -> str:
     services = node_services(stack, node)
     variables = {
         "stack": stack, "node": node, "services": services, "images": stack.images,
@@ -92,29 +97,71 @@ def render_user_data(stack: Stack, node: Node, context: dict, templates: Path | 
 
 
 def render_stack(stack: Stack, state: StateDir, templates: Path | None = None) -> list[RenderedNode]:
-    """Create the PKI when needed, then write every node's user-data into the state directory."""
-    with state.lock():  # re-entrant: ensure_pki takes it too
+    """Create the PKI when needed, then write every node's user-data into the state directory.
+
+    A node whose inputs are those of the last render keeps its file untouched (render/memo.py)."""
+    user_templates = templates if templates is not None else stack.templates
+    env = environment(user_templates)  # checks that a user templates directory exists
+    sources = fingerprint.of_files(_search_dirs(env))
+    # Frozen: one environment per set of template sources, which need no stat() per include.
+    env = environment(user_templates, sources)
+    with state.lock(), state.batch():  # re-entrant: ensure_pki takes both too
         pki.ensure_pki(stack, state)
         context = {
             "ca_pem": _read(state, pki.CA_CERT),
+            "clients_ca_pem": _read(state, pki.CLIENTS_CA_CERT),
             "ssh_authorized_keys": [line for line in (_read(state, sshkey.PUBLIC).strip(), (stack.ssh_key or "").strip()) if line],
-            "consul_key": state.secret(CONSUL_KEY, stack.consul_key, generate=new_consul_key),
-            "registry_secret": state.secret(REGISTRY_SECRET, stack.registry_secret),
+            "consul_key": checked_secret(state, CONSUL_KEY, stack.consul_key, new_consul_key),
+            "registry_secret": checked_secret(state, REGISTRY_SECRET, stack.registry_secret, None),
+            "consul_tokens": consul_tokens.ensure(stack, state),
         }
+        made = memo.Memo(state)
+        common = fingerprint.of_parts(fingerprint.of_code(), sources, stack, context)
         # Only the nodes of this file's group: the other groups' user-data stays as their files rendered it.
-        rendered = [_write_node(stack, state, node, context, templates) for node in stack.own_group().nodes]
+        rendered = [_write_node(stack, state, node, context, env, made, common) for node in stack.own_group().nodes]
+        made.save(others=tuple(n.name for n in stack.all_nodes))
         record.save_plan(state, stack)  # never what booted the stack: that is `up`'s
     return rendered
 
 
-def _write_node(stack: Stack, state: StateDir, node: Node, context: dict, templates: Path | None) -> RenderedNode:
-    node_context = {**context, "cert_pem": _read(state, pki.node_cert(node.name)),
-                    "key_pem": _read(state, pki.node_key(node.name))}
+def _write_node(stack: Stack, state: StateDir, node: Node, context: dict, env: jinja2.Environment,
+                made: memo.Memo, common: str) -> RenderedNode:
+    pems = {"cert_pem": _read(state, pki.node_cert(node.name)), "key_pem": _read(state, pki.node_key(node.name)),
+            # Only a manager gets an engine-client pair (docs/security.md).
+            "client_cert_pem": _read(state, pki.manager_client_cert(node.name)) if node.is_manager else "",
+            "client_key_pem": _read(state, pki.manager_client_key(node.name)) if node.is_manager else ""}
     rel = user_data_path(node.name)
-    changed = state.write(rel, render_user_data(stack, node, node_context, templates), mode=USER_DATA_MODE)
+    inputs = fingerprint.of_parts(common, node.name, *pems.values())
+    changed = False
+    if not made.unchanged(node.name, inputs, rel):
+        data = _render(env, stack, node, {**context, **pems}).encode()
+        changed = state.write(rel, data, mode=USER_DATA_MODE)
+        made.record(node.name, inputs, data)
     services = node_services(stack, node)
     return RenderedNode(node=node, path=state.file(rel), services=services, changed=changed,
                         images={s: stack.images[s] for s in services if s in stack.images})
+
+
+def checked_secret(state: StateDir, name: str, given: str | None, generate, rule: tuple | None = None) -> str:
+    """A secret from nodes.yml (checked there) or from secrets/<name>, which must pass the same
+    check: an emptied secrets/consul-key would render `encrypt = ""`, gossip in the clear.
+    rule: (pattern, what it must be); by default the one for name."""
+    from blackfish.model.config import _is_consul_key
+
+    value = state.secret(name, given, generate=generate)
+    pattern, what = rule or _SECRET_RULES[name]
+    ok = _is_consul_key(value) if pattern is None else bool(pattern.fullmatch(value))
+    if not ok:
+        raise UsageError(f"{state.file('secrets/' + name)}: not a valid {name} (must be {what}); "
+                         "remove the file to have a new one generated")
+    return value
+
+
+_SECRET_RULES = {
+    CONSUL_KEY: (None, "the base64 of 16 or 32 random bytes"),
+    # Printable ASCII without spaces: it is quoted into the registry's YAML configuration.
+    REGISTRY_SECRET: (re.compile(r"[\x21-\x7e]{16,}"), "at least 16 printable characters"),
+}
 
 
 def new_consul_key() -> str:
@@ -132,13 +179,21 @@ def _read(state: StateDir, rel: str) -> str:
 # --- the Jinja2 environment --------------------------------------------------------
 
 @functools.lru_cache(maxsize=8)
-def environment(user_templates: Path | None = None) -> jinja2.Environment:
-    """User templates first, then the built-ins (also as builtin/<path>); strict undefined."""
+def environment(user_templates: Path | None = None, sources: str | None = None) -> jinja2.Environment:
+    """User templates first, then the built-ins (also as builtin/<path>); strict undefined.
+
+    With `sources` (fingerprint.of_files of the search path) the environment takes its
+    templates as they were when the digest was made, and no longer checks each file for a
+    change each time it is used: other sources, another digest, another environment."""
     builtin = builtin_templates()
     loaders: list[jinja2.BaseLoader] = []
     if user_templates is not None:
-        if not Path(user_templates).is_dir():
-            why = "is not a directory" if Path(user_templates).exists() else "does not exist"
+        try:
+            is_dir, exists = Path(user_templates).is_dir(), Path(user_templates).exists()
+        except OSError as exc:  # a name too long for the file system, say
+            raise UsageError(f"templates directory {str(user_templates)[:80]}...: {exc.strerror}") from None
+        if not is_dir:
+            why = "is not a directory" if exists else "does not exist"
             raise UsageError(f"templates directory {user_templates} {why}")
         loaders.append(jinja2.FileSystemLoader(str(user_templates)))
     loaders += [jinja2.FileSystemLoader(str(builtin)), jinja2.PrefixLoader({"builtin": jinja2.FileSystemLoader(str(builtin))})]
@@ -149,6 +204,7 @@ def environment(user_templates: Path | None = None) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=False,
+        auto_reload=sources is None,
     )
     env.filters.update(block=yaml_block, yaml_str=yaml_str, systemd_arg=systemd_arg)
     env.globals["raw"] = functools.lru_cache(maxsize=None)(lambda name: env.loader.get_source(env, name)[0])
@@ -168,9 +224,13 @@ def _template_place(exc: Exception) -> str:
     return place
 
 
+def _search_dirs(env: jinja2.Environment) -> list[Path]:
+    return [Path(p) for loader in env.loader.loaders if isinstance(loader, jinja2.FileSystemLoader)
+            for p in loader.searchpath]
+
+
 def _search_path(env: jinja2.Environment) -> str:
-    return ", ".join(str(p) for loader in env.loader.loaders if isinstance(loader, jinja2.FileSystemLoader)
-                     for p in loader.searchpath)
+    return ", ".join(map(str, _search_dirs(env)))
 
 
 def yaml_str(value: str) -> str:
@@ -186,7 +246,7 @@ def yaml_block(text: str, indent: int) -> str:
     Text a block cannot carry exactly (control characters, Unicode line separators) falls
     back to a double-quoted scalar."""
     text = str(text)
-    if not text or _YAML_ESCAPE.search(text) or "\r" in text or _BLANK_LINE.search(text):
+    if not text or not _block_can_carry(text):
         return yaml_str(text)
     body = text.rstrip("\n")
     if not body:  # only line breaks: a block scalar would read back as ""
@@ -200,6 +260,19 @@ def yaml_block(text: str, indent: int) -> str:
     lines = [pad + line if line else "" for line in body.split("\n")]
     lines += [""] * (trailing - 1) if trailing > 1 else []
     return f"|{indicator}{chomp}\n" + "\n".join(lines)
+
+
+def _block_can_carry(text: str) -> bool:
+    """No character a block scalar would change: the regular expressions cost a third of a
+    render (every file of every node passes here), so ASCII text takes a scan in C first."""
+    if text.isascii():
+        if not text.replace("\n", "").replace("\t", "").isprintable():  # \r, other controls
+            return False
+    elif _YAML_ESCAPE.search(text) or "\r" in text:
+        return False
+    # A blank line of spaces or tabs ends with one of them.
+    maybe_blank = " \n" in text or "\t\n" in text or text.endswith((" ", "\t"))
+    return not (maybe_blank and _BLANK_LINE.search(text))
 
 
 _SYSTEMD_PLAIN = re.compile(r"^[A-Za-z0-9_@%+=:,./\-]+$")

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 
 import pytest
 
 from tests.support.cluster import registry_image
 from tests.support.images import busybox_image
+from tests.support.service_images import haproxy_image
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -25,6 +26,7 @@ provider: docker
 admin-network: 10.244.1.0/24
 images:
   registry: {{registry}}
+  haproxy: {{haproxy}}
 nodes:
   - name: m1
     ip: 10.244.1.11
@@ -40,25 +42,17 @@ FOURTH_NODE = """\
 """
 NODE_TLS = ["--cacert", "/etc/docker/tls/ca.pem"]
 NODE_CLIENT_CERT = ["--cert", "/etc/docker/tls/cert.pem", "--key", "/etc/docker/tls/key.pem"]
+# Engines accept the clients CA's certificates only: a manager's engine-client pair (docs/security.md).
+MANAGER_CLIENT_CERT = ["--cert", "/etc/docker/tls/client-cert.pem", "--key", "/etc/docker/tls/client-key.pem"]
 
 
 @pytest.fixture(scope="module")
 def stack(make_stack):
-    busybox, registry = busybox_image(), registry_image()
-    stack = make_stack(NAME, NODES_YML.format(registry=registry))
+    busybox, registry, haproxy = busybox_image(), registry_image(), haproxy_image()
+    stack = make_stack(NAME, NODES_YML.format(registry=registry, haproxy=haproxy))
     stack.up()
-    stack.ok("load", NAME, busybox, registry)
+    stack.ok("load", NAME, busybox, registry, haproxy)
     return stack
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
-        time.sleep(1)
 
 
 def test_up_gives_three_ready_swarm_nodes(stack):
@@ -96,8 +90,10 @@ def test_no_tcp_port_of_a_node_serves_the_engine_without_tls(stack):
         host = "10.244.1.12" if host in ("0.0.0.0", "*", "[::]") else host
         assert ping(f"http://{host}:{port}/_ping") != "OK", f"{address} serves the docker API in plaintext"
         assert ping(f"https://{host}:{port}/_ping", "--insecure") != "OK", f"{address}: docker API without a client certificate"
-    # The probe itself works: with the node's certificate the engine answers; in plaintext it says why not.
-    assert ping("https://10.244.1.12:2376/_ping", *NODE_TLS, *NODE_CLIENT_CERT) == "OK"
+    # The probe itself works: with a manager's engine-client certificate the engine answers (its
+    # node certificate opens no engine); in plaintext it says why not.
+    assert ping("https://10.244.1.12:2376/_ping", *NODE_TLS, *MANAGER_CLIENT_CERT) == "OK"
+    assert ping("https://10.244.1.12:2376/_ping", *NODE_TLS, *NODE_CLIENT_CERT) != "OK"
     assert "HTTP request to an HTTPS server" in ping("http://10.244.1.12:2376/_ping")
 
 

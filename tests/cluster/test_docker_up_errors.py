@@ -49,7 +49,8 @@ def test_a_network_of_the_stack_name_that_blackfish_did_not_make_is_refused(make
                                "nodes:\n  - ip: 10.244.6.11\n")
     result = up_beside_a_foreign_network(stack, "blackfish-bfc6", "10.244.6.0/24")
     assert result.returncode == 2, result.stderr
-    assert result.stderr.strip() == (
+    assert result.stderr.splitlines()[0] == "bfc6-01  check   stopped (the step failed)"
+    assert result.stderr.splitlines()[-1] == (
         "blackfish: error: docker network blackfish-bfc6 exists but blackfish did not make it for stack 'bfc6'; "
         "remove it (`docker network rm blackfish-bfc6`) or rename the stack")
     assert not (stack.home / "bfc6" / "stack.json").exists()
@@ -77,6 +78,8 @@ def test_a_node_image_the_engine_lacks_is_refused_before_anything_is_written(mak
                                "nodes:\n  - ip: 10.244.5.11\n")
     result = stack.cli("up", "bfc5", "--node-image", "blackfish-test/no-such-node:1")
     assert result.returncode == 2, result.stderr
-    assert result.stderr.startswith("blackfish: error: node image 'blackfish-test/no-such-node:1' is not on the docker engine")
+    assert result.stderr.splitlines()[0] == "bfc5-01  check   stopped (the step failed)"
+    assert result.stderr.splitlines()[1].startswith(
+        "blackfish: error: node image 'blackfish-test/no-such-node:1' is not on the docker engine")
     assert_no_traceback(result)
     assert not (stack.home / "bfc5").exists()

@@ -38,7 +38,7 @@ def lab(tmp_path_factory):
             names = {name: node.ip for name in node.dns_names if name != "localhost"}
             host = lab.add_host(node.name, node.ip, hosts=names)
             # Also on loopback, so the certificate's localhost and 127.0.0.1 names can be tried.
-            host.start_dockerd(ca=state.file("ca.pem"), cert=state.file(pki.node_cert(node.name)),
+            host.start_dockerd(ca=state.file("clients-ca.pem"), cert=state.file(pki.node_cert(node.name)),
                                key=state.file(pki.node_key(node.name)), extra=("-H", "tcp://127.0.0.1:2376"))
             hosts[node.name] = host
         client = lab.add_host("client", CLIENT_IP, hosts={

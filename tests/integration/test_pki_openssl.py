@@ -54,14 +54,18 @@ def sign_outside(state: StateDir, dns: tuple[str, ...] = (), ips: tuple[str, ...
 def test_openssl_verifies_every_node_and_the_client(openssl, state):
     nodes = sorted(state.path.glob("nodes/*/cert.pem"))
     assert len(nodes) == 3
-    for purpose, paths in (("sslserver", nodes), ("sslclient", nodes + [state.path / "cert.pem"])):
-        result = run(openssl, "verify", "-CAfile", "ca.pem", "-purpose", purpose, *paths, cwd=state.path)
+    managers = sorted(state.path.glob("nodes/*/client-cert.pem"))
+    for ca, purpose, paths in (("ca.pem", "sslserver", nodes), ("ca.pem", "sslclient", nodes),
+                               ("clients-ca.pem", "sslclient", managers + [state.path / "cert.pem"])):
+        result = run(openssl, "verify", "-CAfile", ca, "-purpose", purpose, *paths, cwd=state.path)
         assert result.returncode == 0, result.stdout + result.stderr
         assert result.stdout.count(": OK") == len(paths)
+    # The two CAs are distinct: a node certificate is no client of the engines (issue 16).
+    assert run(openssl, "verify", "-CAfile", "clients-ca.pem", *nodes, cwd=state.path).returncode != 0
 
 
 def test_the_client_certificate_is_no_server(openssl, state):
-    result = run(openssl, "verify", "-CAfile", "ca.pem", "-purpose", "sslserver", "cert.pem", cwd=state.path)
+    result = run(openssl, "verify", "-CAfile", "clients-ca.pem", "-purpose", "sslserver", "cert.pem", cwd=state.path)
     assert result.returncode != 0
     assert "unsuitable certificate purpose" in result.stdout + result.stderr
 
@@ -83,7 +87,7 @@ def test_openssl_shows_the_node_names_and_usages(openssl, state):
             "DNS:registry.service.s, IP Address:10.241.0.11, IP Address:127.0.0.1") in text
     assert "TLS Web Server Authentication, TLS Web Client Authentication" in text
     client = text_of(openssl, state.path / "cert.pem")
-    assert "Subject: CN = blackfish-admin" in client and "TLS Web Client Authentication" in client
+    assert "Subject: OU = operator, CN = blackfish-admin" in client and "TLS Web Client Authentication" in client
     assert "TLS Web Server Authentication" not in client
 
 

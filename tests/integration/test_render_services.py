@@ -1,6 +1,7 @@
 """The rendered service configurations are read by the real programs: Debian's distribution
-registry serves /v2/ over TLS with the node certificate (and only to clients with a
-certificate from the stack's CA); haproxy accepts the edge's configuration."""
+registry serves the rendered config on loopback behind the rendered TLS front (real haproxy),
+which lets every certificate of the stack pull and only the clients CA's push; haproxy accepts
+the edge's configuration."""
 
 from __future__ import annotations
 
@@ -25,11 +26,14 @@ STACK = """
       - ip: 10.242.0.41
         docker-registry: true
         lb: true
+        roles: [consul-server, swarm-manager]
       - ip: 10.242.0.42
+        roles: []
 """
 NODE_TLS = "/etc/docker/tls"
-# Where the registry's container sees the node's TLS material and its storage (the unit's volumes).
-CONTAINER_TLS, CONTAINER_DATA = "/tls/", "/var/lib/registry"
+FRONT = "/etc/blackfish/registry-front/"
+# Where the registry's container sees its storage (the unit's volume).
+CONTAINER_DATA = "/var/lib/registry"
 
 
 def free_port() -> int:
@@ -38,69 +42,99 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def relocate(value, tls: Path, data: Path):
-    """The config with the container's paths moved to this machine's (nothing else changes)."""
-    if isinstance(value, dict):
-        return {k: relocate(v, tls, data) for k, v in value.items()}
-    if isinstance(value, list):
-        return [relocate(v, tls, data) for v in value]
-    if isinstance(value, str) and value.startswith(CONTAINER_TLS):
-        return str(tls / value[len(CONTAINER_TLS):])
-    if isinstance(value, str) and value == CONTAINER_DATA:
-        return str(data)
-    return value
+def wait_for_port(port: int, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"nothing listens on {port}: {log.read_text()}")
 
 
 @pytest.fixture
 def registry(tmp_path):
-    """Debian's docker-registry running the rendered config on 127.0.0.1; yields (port, tls dir)."""
+    """The registry node's rendered registry (loopback) and TLS front (haproxy), run for real on
+    127.0.0.1; yields (front port, {identity: (cert, key)}, node CA)."""
     needs_tool("docker-registry", "docker-registry")
-    _, _, nodes = render_yaml(STACK, tmp_path)
+    needs_tool("haproxy")
+    _, state, nodes = render_yaml(STACK, tmp_path)
     written = files(user_data(nodes[0]))
-    tls = tmp_path / "tls"
-    tls.mkdir()
-    for name in ("ca.pem", "cert.pem", "key.pem"):
-        (tls / name).write_text(written[f"{NODE_TLS}/{name}"])
-    config = relocate(yaml.safe_load(written["/etc/blackfish/registry/config.yml"]), tls, tmp_path / "data")
-    port = free_port()
-    config["http"]["addr"] = f"127.0.0.1:{port}"
+    config = yaml.safe_load(written["/etc/blackfish/registry/config.yml"])
+    assert config["http"]["addr"] == "127.0.0.1:5001" and "tls" not in config["http"]
+    backend, front = free_port(), free_port()
+    config["http"]["addr"] = f"127.0.0.1:{backend}"
+    config["storage"]["filesystem"]["rootdirectory"] = str(tmp_path / "data")
     (tmp_path / "config.yml").write_text(yaml.safe_dump(config))
-    log = open(tmp_path / "registry.log", "w")
-    process = subprocess.Popen(["docker-registry", "serve", str(tmp_path / "config.yml")], stdout=log, stderr=subprocess.STDOUT)
+    front_dir = tmp_path / "front"
+    front_dir.mkdir()
+    for name in ("front.pem", "cas.pem"):
+        (front_dir / name).write_text(written[FRONT + name])
+    cfg = written[FRONT + "haproxy.cfg"]
+    assert "bind :5000 " in cfg and "server registry 127.0.0.1:5001" in cfg
+    cfg = (cfg.replace("bind :5000 ", f"bind 127.0.0.1:{front} ").replace(FRONT, f"{front_dir}/")
+           .replace("127.0.0.1:5001", f"127.0.0.1:{backend}"))
+    (front_dir / "haproxy.cfg").write_text(cfg)
+    logs = [open(tmp_path / "registry.log", "w"), open(tmp_path / "front.log", "w")]
+    processes = [
+        subprocess.Popen(["docker-registry", "serve", str(tmp_path / "config.yml")], stdout=logs[0], stderr=subprocess.STDOUT),
+        subprocess.Popen(["haproxy", "-db", "-f", str(front_dir / "haproxy.cfg")], stdout=logs[1], stderr=subprocess.STDOUT),
+    ]
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert process.poll() is None, (tmp_path / "registry.log").read_text()
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.2)
-        yield port, tls
+        wait_for_port(backend, processes[0], tmp_path / "registry.log")
+        wait_for_port(front, processes[1], tmp_path / "front.log")
+        home = state.path
+        identities = {
+            "operator": (home / "cert.pem", home / "key.pem"),
+            "manager": (home / "nodes/reg-01/client-cert.pem", home / "nodes/reg-01/client-key.pem"),
+            "manager node": (home / "nodes/reg-01/cert.pem", home / "nodes/reg-01/key.pem"),
+            "worker": (home / "nodes/reg-02/cert.pem", home / "nodes/reg-02/key.pem"),
+        }
+        yield front, identities, home / "ca.pem"
     finally:
-        process.terminate()
-        process.wait(10)
-        log.close()
+        for process in processes:
+            process.terminate()
+            process.wait(10)
+        for log in logs:
+            log.close()
 
 
-def curl(port: int, tls: Path, *extra: str) -> subprocess.CompletedProcess:
+def curl(port: int, ca: Path, *extra: str, path: str = "/v2/") -> subprocess.CompletedProcess:
     needs_tool("curl")
     name = "registry.service.reg"
     return subprocess.run(["curl", "-sS", "--max-time", "20", "--resolve", f"{name}:{port}:127.0.0.1",
-                           "--cacert", str(tls / "ca.pem"), *extra, f"https://{name}:{port}/v2/"],
+                           "--cacert", str(ca), *extra, f"https://{name}:{port}{path}"],
                           capture_output=True, text=True)
 
 
-def test_the_registry_serves_v2_over_tls_to_clients_with_a_stack_certificate(registry):
-    port, tls = registry
-    proc = curl(port, tls, "--cert", str(tls / "cert.pem"), "--key", str(tls / "key.pem"), "-w", "\n%{http_code}")
+def as_identity(identity: tuple[Path, Path]) -> list[str]:
+    return ["--cert", str(identity[0]), "--key", str(identity[1])]
+
+
+@pytest.mark.parametrize("who", ["operator", "manager", "manager node", "worker"])
+def test_the_registry_serves_v2_over_tls_to_every_certificate_of_the_stack(registry, who):
+    port, identities, ca = registry
+    proc = curl(port, ca, *as_identity(identities[who]), "-w", "\n%{http_code}")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1] == "200" and proc.stdout.startswith("{}")
 
 
+@pytest.mark.parametrize(("who", "status"), [("operator", "202"), ("manager", "202"), ("manager node", "403"), ("worker", "403")])
+def test_finding_6_only_the_clients_ca_may_push(registry, who, status):
+    """Issue 16, finding 6: starting an upload (the first request of a push) is refused to node
+    certificates, a worker's included, and accepted for operators (CI) and managers."""
+    port, identities, ca = registry
+    proc = curl(port, ca, *as_identity(identities[who]), "-X", "POST", "-o", "/dev/null", "-w", "%{http_code}",
+                path="/v2/smoke/busybox/blobs/uploads/")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == status
+
+
 def test_the_registry_refuses_a_client_without_a_certificate(registry):
-    port, tls = registry
-    proc = curl(port, tls)
-    # The registry asks for a client certificate and gets none, so it ends the connection: with
+    port, _, ca = registry
+    proc = curl(port, ca)
+    # The front asks for a client certificate and gets none, so it ends the connection: with
     # TLS 1.3 curl sees that during the handshake (35), or as the alert or the closed socket when
     # it sends or reads its request (55, 56). Never an answer.
     assert proc.returncode in (35, 55, 56), (proc.returncode, proc.stderr)

@@ -249,3 +249,35 @@ def test_ssh_goes_through_vagrant_to_a_node_of_the_stack(vhome, tmp_path, bf_hom
     assert result.returncode != 0
     said = " ".join((result.out + result.err).split())
     assert "The provider 'virtualbox' that was requested to back the machine 'vt-01'" in said
+
+
+@pytest.mark.parametrize("vbox, needed", [("7.1.4r165100", "2.4.2"), ("7.2.0r170228", "2.4.9")])
+def test_a_virtualbox_newer_than_vagrant_supports_asks_for_a_newer_vagrant(vhome, tmp_path, bf_home, vbox, needed):
+    version = subprocess.run(["vagrant", "--version"], capture_output=True, text=True).stdout.split()[-1]
+    needs(tuple(map(int, version.split(".")[:3])) < tuple(map(int, needed.split("."))),
+          f"Vagrant {version} already supports VirtualBox {vbox[:3]}")
+    write_nodes(tmp_path)
+    result = blackfish("up", cwd=tmp_path, env=vagrant_env(vhome, vboxmanage_stand_in(tmp_path / "bin", vbox)))
+    assert result.returncode == 3, result.err
+    shown = vbox.split("r")[0]
+    assert f"blackfish: error: Vagrant {version} supports VirtualBox up to 7.0, and VirtualBox {shown} is installed" in result.err
+    assert f"Install Vagrant >= {needed} (https://developer.hashicorp.com/vagrant/install), or VirtualBox 7.0" in result.err
+    assert "Install VirtualBox (" not in result.err  # VirtualBox is there: installing it fixes nothing
+    assert_no_traceback(result)
+    assert not bf_home.exists()
+
+
+@pytest.mark.parametrize("provider", ["libvirt", "vmware_desktop", "hyperv"])
+def test_a_provider_without_a_flatcar_box_needs_box(tmp_path, bf_home, provider):
+    path = write_nodes(tmp_path, **{"provider: virtualbox": f"provider: {provider}"})
+    result = blackfish("validate", "-f", str(path))
+    assert result.returncode == 2, result.out + result.err
+    assert (f"{path}:2:11: provider: provider {provider!r} needs `box:` naming a {provider} box: the default box, "
+            "Flatcar's, is published for virtualbox and parallels only") in result.err
+    assert_no_traceback(result)
+    # The same when the provider comes from the command line.
+    write_nodes(tmp_path)
+    result = blackfish("up", "--provider", provider, cwd=tmp_path)
+    assert result.returncode == 2, result.err
+    assert f"blackfish: error: --provider {provider}: provider {provider!r} needs `box:`" in result.err
+    assert not bf_home.exists()

@@ -47,8 +47,43 @@ def stores(target: Target, host: Host, only: Iterable[str] | None = None) -> lis
     return [make[name](target, host) for name in (only or STORE_NAMES)]
 
 
-def install(target: Target, runner: Runner, only: tuple[str, ...] | None = None, host: Host | None = None) -> None:
+def install(target: Target, runner: Runner, only: tuple[str, ...] | None = None, host: Host | None = None,
+            allow_unconstrained: bool = False) -> None:
+    """Trust the stack's CA here. A CA that could vouch for internet names or addresses is
+    refused unless the user says they know (`--allow-unconstrained`), and then warned about."""
+    pem = target.ca_pem()
+    if pem is not None and (problems := constraint_problems(pem)):
+        why = "; ".join(problems)
+        if not allow_unconstrained:
+            raise UsageError(f"{target.ca}: {why}: trusting it here would let whoever holds its key impersonate "
+                             "internet sites to this machine; refusing (use --allow-unconstrained if you accept that)")
+        runner.note(f"WARNING: {target.ca}: {why}: whoever holds its key can impersonate internet sites to this machine")
     _apply("install", target, runner, only, host)
+
+
+def constraint_problems(ca_pem: bytes) -> list[str]:
+    """Why this CA is not confined to private names and addresses (empty when it is)."""
+    from cryptography import x509
+
+    from blackfish.model.naming import is_public_suffix
+    from blackfish.model.netaddr import is_private
+    from blackfish.pki import certs
+
+    ca = certs.load(ca_pem)
+    if ca is None:
+        return ["not a readable PEM certificate"]
+    permitted = certs.permitted_of(ca)
+    if not permitted:
+        return ["the CA has no name constraints"]
+    problems = []
+    for name in permitted:
+        if isinstance(name, x509.DNSName) and (not name.value.strip(".") or is_public_suffix(name.value.strip("."))):
+            problems.append(f"it may sign names under the public suffix {name.value!r}")
+        elif isinstance(name, x509.IPAddress) and not is_private(name.value):
+            problems.append(f"it may sign addresses in the public network {name.value}")
+        elif not isinstance(name, (x509.DNSName, x509.IPAddress)):
+            problems.append(f"it permits {name!r}, which blackfish does not check")
+    return problems
 
 
 def uninstall(target: Target, runner: Runner, only: tuple[str, ...] | None = None, host: Host | None = None) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +32,11 @@ PROVIDER_HINTS = {
     "vmware_desktop": "Install the Vagrant VMware Utility and `vagrant plugin install vagrant-vmware-desktop`",
     "hyperv": "Enable Hyper-V (Windows) and run blackfish from an elevated shell",
 }
+# The first Vagrant release that drives each VirtualBox newer than 7.0 (Vagrant's CHANGELOG:
+# 2.4.2 "Add support for VirtualBox 7.1" GH-13513, 2.4.9 "Add support for VirtualBox 7.2" GH-13709).
+VAGRANT_FOR_VIRTUALBOX = {(7, 1): "2.4.2", (7, 2): "2.4.9"}
+# Vagrant's words when VirtualBox is newer than the versions it knows (driver/meta.rb).
+_VBOX_UNSUPPORTED = re.compile(r"not supported by this version of Vagrant.*?to use Vagrant:\s*(?P<versions>[\d., ]+)", re.S)
 # Vagrant's error classes (`--machine-readable` error-exit) that mean "this provider cannot run here".
 UNUSABLE_PROVIDER_ERRORS = ("ProviderNotUsable", "ProviderNotFound", "ProviderNotFoundSuggestion", "NoDefaultProvider")
 # VirtualBox >= 6.1.28 on Linux (and on macOS before 7.0) allows host-only addresses only in
@@ -142,12 +148,28 @@ def unusable_reason(provider: str, kind: str, message: str) -> str:
     return provider_reason(message)
 
 
+def unsupported_virtualbox(message: str, vagrant_version: str, vbox_version: str) -> MissingToolError | None:
+    """The error for a VirtualBox newer than this Vagrant supports: the fix is a newer Vagrant
+    (or an older VirtualBox), not installing VirtualBox. None for any other reason."""
+    found = _VBOX_UNSUPPORTED.search(message)
+    if found is None:
+        return None
+    newest = found["versions"].replace(",", " ").split()[-1]
+    version = tools.parse_version(vbox_version) or ()
+    shown = ".".join(map(str, version)) or vbox_version.strip() or "this version"
+    wanted = VAGRANT_FOR_VIRTUALBOX.get(version[:2])
+    vagrant = f"Vagrant >= {wanted}" if wanted else f"a Vagrant release that supports VirtualBox {'.'.join(map(str, version[:2]))}"
+    return MissingToolError(
+        f"Vagrant {vagrant_version} supports VirtualBox up to {newest}, and VirtualBox {shown} is installed",
+        hint=f"Install {vagrant} (https://developer.hashicorp.com/vagrant/install), or VirtualBox {newest}")
+
+
 def unusable_provider(provider: str, kind: str, message: str) -> MissingToolError:
     return MissingToolError(f"the {provider} provider is not usable on this machine: "
                             f"{unusable_reason(provider, kind, message)}", hint=PROVIDER_HINTS.get(provider))
 
 
-def check_provider(vagrant, provider: str, log: Path) -> None:
+def check_provider(vagrant, provider: str, log: Path, vagrant_version: str = "") -> None:
     """Ask Vagrant (status of a one-machine Vagrantfile in a scratch directory) whether it
     can use `provider` here. `vagrant` is a python-vagrant object rooted in that directory,
     its stderr going to `log`."""
@@ -157,6 +179,11 @@ def check_provider(vagrant, provider: str, log: Path) -> None:
         output = exc.output.decode(errors="replace") if isinstance(exc.output, bytes) else (exc.output or "")
         error = vagrant_error(output)
         if error and error[0] in UNUSABLE_PROVIDER_ERRORS:
+            vboxmanage = shutil.which("VBoxManage") if provider == "virtualbox" else None
+            if vboxmanage:
+                vbox_version = tools.run([vboxmanage, "--version"], check=False).stdout
+                if newer := unsupported_virtualbox(error[1], vagrant_version, vbox_version):
+                    raise newer from None
             raise unusable_provider(provider, *error) from None
         stderr = log.read_text(errors="replace") if log.is_file() else ""
         raise BlackfishError(f"`vagrant status` failed while checking the {provider} provider",

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shlex
 import shutil
 import subprocess
 import tempfile
@@ -111,13 +110,13 @@ class VagrantProvider(Provider):
         """Vagrant >= 2.3, the provider usable, VirtualBox's host-only ranges, the box present
         (downloaded when missing). Writes nothing in the state directory."""
         exe = preflight.vagrant_executable()
-        preflight.check_version(tools.run([exe, "--version"]).stdout)
+        version = ".".join(map(str, preflight.check_version(tools.run([exe, "--version"]).stdout)))
         with tempfile.TemporaryDirectory(prefix="blackfish-vagrant-") as scratch:
             workdir = Path(scratch)
             (workdir / "Vagrantfile").write_text(preflight.PROBE_VAGRANTFILE)
             log = workdir / "vagrant.log"
             vagrant = open_vagrant(workdir, vagrant_env(workdir, self.name), log)
-            preflight.check_provider(vagrant, self.name, log)
+            preflight.check_provider(vagrant, self.name, log, version)
             vboxmanage = shutil.which("VBoxManage") if self.name == "virtualbox" else None
             if vboxmanage:  # Vagrant found it usable, so it is on PATH (elsewhere only on Windows, unrestricted)
                 preflight.check_hostonly_network(stack, tools.run([vboxmanage, "--version"], check=False).stdout)
@@ -182,7 +181,9 @@ class VagrantProvider(Provider):
             raise UsageError(f"stack {stack.name!r} has no Vagrant machines; boot it with `blackfish up {stack.name}`")
         env = vagrant_env(workdir, self.name, base={})
         settings = [f"{key}={value}" for key, value in env.items()]
-        remote = ["-c", shlex.join(command)] if command else []
+        # The words joined by spaces, as ssh joins its command words: the node's shell parses
+        # them, so `-- 'a; b'` runs two commands, as with `vagrant ssh -c 'a; b'`.
+        remote = ["-c", " ".join(command)] if command else []
         return ["env", "-u", "VAGRANT_VAGRANTFILE", *settings, exe, "ssh", node, *remote]
 
     def engine_endpoint(self, stack: Stack, state: StateDir, node: Node) -> tuple[str, int]:

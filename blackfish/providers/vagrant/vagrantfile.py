@@ -45,6 +45,15 @@ class _NodeView:
     user_data: str
 
 
+@dataclass(frozen=True)
+class _LibvirtView:
+    driver: str
+    domain_prefix: str
+    admin_network: str
+    management_network: str
+    management_address: str
+
+
 def render_vagrantfile(stack: Stack, state: StateDir, templates: Path | None = None) -> str:
     """The Vagrantfile's text; a Vagrantfile.j2 in the user's templates directory wins."""
     network = ipaddress.ip_network(stack.admin_network, strict=False)
@@ -52,6 +61,15 @@ def render_vagrantfile(stack: Stack, state: StateDir, templates: Path | None = N
         _NodeView(n.name, n.ip, n.roles, n.memory, n.cpus, vm_name(stack, n.name), str(user_data_file(state, n.name)))
         for n in stack.nodes
     ]
+    from blackfish.providers.libvirt import driver, names
+
+    libvirt = _LibvirtView(
+        driver=driver.choose(stack.libvirt_driver),
+        domain_prefix=names.domain_prefix(stack),
+        admin_network=names.admin_network(stack),
+        management_network=names.management_network(stack),
+        management_address=names.management_address(stack),
+    )
     template = _environment(templates or stack.templates).get_template(TEMPLATE)
     return template.render(
         stack=stack,
@@ -64,6 +82,7 @@ def render_vagrantfile(stack: Stack, state: StateDir, templates: Path | None = N
         ssh_keys=[str(key) for key in ssh_keys(stack, state)],
         user_data_dir=USER_DATA_DIRS[stack.runtime],
         min_vagrant=MIN_VAGRANT,
+        libvirt=libvirt,
     )
 
 

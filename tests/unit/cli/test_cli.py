@@ -37,6 +37,30 @@ def test_help_lists_every_command_with_one_line_of_help():
     assert all(listed.values()), listed
 
 
+def test_help_summaries_are_each_commands_own_first_sentence():
+    import click
+
+    from blackfish.cli import cli
+    from blackfish.model.commands import SUMMARIES
+
+    ctx = click.Context(cli)
+    assert {name: cli.get_command(ctx, name).get_short_help_str(1000) for name in COMMANDS} == SUMMARIES
+
+
+@pytest.mark.parametrize("args", [(), ("--debug",)], ids=["without click", "through click"])
+def test_validate_says_the_same_with_or_without_click(args, tmp_path):
+    nodes = tmp_path / "nodes.yml"
+    nodes.write_text(EXAMPLE.read_text())
+    for spelling in (("-f", str(nodes)), ("--file", str(nodes)), (f"--file={nodes}",)):
+        result = blackfish(*args, "validate", *spelling)
+        assert (result.returncode, result.stderr) == (0, "")
+        assert result.stdout == f"{nodes}: ok: stack 'vagrant', group 'nodes', 3 node(s), provider virtualbox\n"
+    nodes.write_text("stack: vagrant\nnodes:\n  - ip: 10.0.0.300\n")
+    result = blackfish(*args, "validate", "-f", str(nodes))
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.splitlines()[-1].startswith(f"{nodes}:3:9: nodes[0].ip: not an IP address"), result.stderr
+
+
 def test_unknown_command_is_a_usage_error(bf_home):
     result = blackfish("frobnicate")
     assert result.returncode == 2
@@ -136,5 +160,5 @@ def test_a_damaged_stack_record_is_a_one_line_error(bf_home, tmp_path, content, 
     (bf_home / "demo" / "stack.json").write_text(content)
     for args in (("status", "demo"), ("demo", "ps")):
         result = blackfish(*args, cwd=tmp_path)
-        assert result.returncode == 1
+        assert result.returncode == 2
         assert len(result.stderr.splitlines()) == 1 and message in result.stderr, result.stderr

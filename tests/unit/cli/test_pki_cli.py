@@ -32,7 +32,8 @@ def test_rotate_then_show_from_the_nodes_file(bf_home, tmp_path):
     shown = blackfish("certs", "show", cwd=tmp_path)
     assert shown.returncode == 0, shown.err
     blocks = {b.splitlines()[0]: b for b in shown.out.strip().split("\n\n")}
-    assert list(blocks) == ["ca.pem", "cert.pem", "nodes/s-01/cert.pem", "nodes/s-02/cert.pem", "nodes/s-03/cert.pem"]
+    assert list(blocks) == ["ca.pem", "clients-ca.pem", "cert.pem"] + [
+        f"nodes/s-0{i}/{f}" for i in (1, 2, 3) for f in ("cert.pem", "client-cert.pem")]
     node = blocks["nodes/s-01/cert.pem"].splitlines()
     assert node[1].split() == ["subject", "CN=s-01.node.dc1.s"]
     assert node[2].startswith("  SANs       s-01.node.dc1.s, s-01.s, localhost,") and node[2].endswith("10.241.0.11, 127.0.0.1")

@@ -66,7 +66,7 @@ def test_networkmanager_is_used_when_it_runs_dnsmasq(tmp_path):
     )
     assert dns.plan(make_stack(), host, remove=True).commands == []
     conf.parent.mkdir(parents=True)
-    conf.write_text("x")
+    conf.write_text(dns.dnsmasq_conf("s", SERVERS))
     assert printed(dns.plan(make_stack(), host, remove=True).commands) == (
         f"sudo rm -f {conf}\nsudo nmcli general reload dns-full\n")
 

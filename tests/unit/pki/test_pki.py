@@ -12,16 +12,22 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key, l
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from blackfish import pki
+from blackfish.errors import UsageError
 from blackfish.pki import certs
 from blackfish.state import StateDir
 from tests.support.pki import make_stack, snapshot
 
 LAYOUT = {
-    "ca.pem", "ca-key.pem", "cert.pem", "key.pem", "client.pfx", "client.pfx.password",
+    "ca.pem", "ca-key.pem", "clients-ca.pem", "clients-ca-key.pem",
+    "cert.pem", "key.pem", "client.pfx", "client.pfx.password",
     "ssh/id_ed25519", "ssh/id_ed25519.pub",
     "nodes/s-01/cert.pem", "nodes/s-01/key.pem", "nodes/s-02/cert.pem", "nodes/s-02/key.pem",
     "nodes/s-03/cert.pem", "nodes/s-03/key.pem",
+    # The three nodes are managers: each has an engine-client certificate from the clients CA.
+    "nodes/s-01/client-cert.pem", "nodes/s-01/client-key.pem", "nodes/s-02/client-cert.pem", "nodes/s-02/client-key.pem",
+    "nodes/s-03/client-cert.pem", "nodes/s-03/client-key.pem",
 }
+CAS = {"ca.pem", "ca-key.pem", "clients-ca.pem", "clients-ca-key.pem"}
 
 
 @pytest.fixture
@@ -44,7 +50,7 @@ def validity(cert: x509.Certificate) -> datetime.timedelta:
 def test_first_run_writes_the_documented_layout(state):
     written = pki.ensure_pki(make_stack(), state)
     assert set(written) == LAYOUT
-    assert set(snapshot(state.path)) - {".lock"} == LAYOUT
+    assert set(snapshot(state.path)) - {".lock", pki.CHECKED} == LAYOUT
 
 
 def test_the_ca_is_a_name_constrained_p256_ca_for_ten_years(state):
@@ -100,7 +106,8 @@ def test_worker_nodes_have_no_server_or_registry_names(state):
 def test_the_client_certificate_is_for_client_auth_only(state):
     pki.ensure_pki(make_stack(), state)
     cert = load(state, "cert.pem")
-    assert cert.subject.rfc4514_string() == "CN=blackfish-admin"
+    assert cert.subject.rfc4514_string() == "CN=blackfish-admin,OU=operator"
+    cert.verify_directly_issued_by(load(state, "clients-ca.pem"))
     assert list(ext(cert, x509.ExtendedKeyUsage).value) == [ExtendedKeyUsageOID.CLIENT_AUTH]
     with pytest.raises(x509.ExtensionNotFound):
         ext(cert, x509.SubjectAlternativeName)
@@ -149,7 +156,7 @@ def test_changing_one_node_ip_reissues_that_node_only(state):
     written = pki.ensure_pki(make_stack(ips=("10.241.0.11", "10.241.0.22", "10.241.0.13")), state)
     assert sorted(written) == ["nodes/s-02/cert.pem", "nodes/s-02/key.pem"]
     after = snapshot(state.path)
-    assert {rel for rel in after if after[rel] != before.get(rel)} == set(written)
+    assert {rel for rel in after if after[rel] != before.get(rel)} - {pki.CHECKED} == set(written)
     sans = ext(load(state, "nodes/s-02/cert.pem"), x509.SubjectAlternativeName).value
     assert ipaddress.ip_address("10.241.0.22") in sans.get_values_for_type(x509.IPAddress)
 
@@ -166,14 +173,19 @@ def test_certificates_expiring_within_30_days_are_reissued(state, monkeypatch):
     pki.ensure_pki(stack, state)
     monkeypatch.undo()
     written = pki.ensure_pki(stack, state)
-    assert set(written) == {"cert.pem", "key.pem", "client.pfx"} | {f"nodes/s-0{i}/{f}" for i in (1, 2, 3) for f in ("cert.pem", "key.pem")}
+    assert set(written) == {"cert.pem", "key.pem", "client.pfx"} | {
+        f"nodes/s-0{i}/{f}" for i in (1, 2, 3) for f in ("cert.pem", "key.pem", "client-cert.pem", "client-key.pem")}
     assert validity(load(state, "nodes/s-01/cert.pem")) > datetime.timedelta(days=800)
 
 
-def test_a_new_admin_network_replaces_the_ca_and_everything_under_it(state):
+def test_a_new_admin_network_needs_rotate_ca_which_replaces_everything_under_it(state):
     pki.ensure_pki(make_stack(), state)
-    old_ssh = state.read("ssh/id_ed25519")
-    written = pki.ensure_pki(make_stack(network="10.241.1.0/24", ips=("10.241.1.11", "10.241.1.12", "10.241.1.13")), state)
+    old_ssh, before = state.read("ssh/id_ed25519"), snapshot(state.path)
+    moved = make_stack(network="10.241.1.0/24", ips=("10.241.1.11", "10.241.1.12", "10.241.1.13"))
+    with pytest.raises(UsageError, match=r"ca\.pem: its name constraints differ .* `blackfish certs rotate --ca s`"):
+        pki.ensure_pki(moved, state)
+    assert snapshot(state.path) == before
+    written = pki.rotate(moved, state, ca=True)
     assert set(written) == LAYOUT - {"ssh/id_ed25519", "ssh/id_ed25519.pub", "client.pfx.password"}
     assert state.read("ssh/id_ed25519") == old_ssh
 
@@ -183,9 +195,9 @@ def test_rotate_issues_new_leaves_under_the_same_ca(state):
     pki.ensure_pki(stack, state)
     before = snapshot(state.path)
     written = pki.rotate(stack, state)
-    assert set(written) == LAYOUT - {"ca.pem", "ca-key.pem", "ssh/id_ed25519", "ssh/id_ed25519.pub", "client.pfx.password"}
+    assert set(written) == LAYOUT - CAS - {"ssh/id_ed25519", "ssh/id_ed25519.pub", "client.pfx.password"}
     after = snapshot(state.path)
-    for rel in ("ca.pem", "ca-key.pem", "client.pfx.password", "ssh/id_ed25519"):
+    for rel in (*CAS, "client.pfx.password", "ssh/id_ed25519"):
         assert after[rel] == before[rel], rel
     load(state, "nodes/s-01/cert.pem").verify_directly_issued_by(load(state, "ca.pem"))
 
@@ -195,10 +207,11 @@ def test_rotate_ca_replaces_the_ca_too(state):
     pki.ensure_pki(stack, state)
     old_ca = load(state, "ca.pem")
     written = pki.rotate(stack, state, ca=True)
-    assert {"ca.pem", "ca-key.pem", "nodes/s-03/cert.pem", "cert.pem", "client.pfx"} <= set(written)
+    assert CAS | {"nodes/s-03/cert.pem", "cert.pem", "client.pfx"} <= set(written)
     new_ca = load(state, "ca.pem")
     assert new_ca.public_key() != old_ca.public_key()
-    load(state, "cert.pem").verify_directly_issued_by(new_ca)
+    load(state, "nodes/s-03/cert.pem").verify_directly_issued_by(new_ca)
+    load(state, "cert.pem").verify_directly_issued_by(load(state, "clients-ca.pem"))
 
 
 def test_client_pfx_opens_with_its_password_only(state):
@@ -234,8 +247,9 @@ def test_ensure_pki_runs_inside_a_held_lock(state):
 def test_describe_lists_every_certificate_with_its_fingerprint(state):
     pki.ensure_pki(make_stack(), state)
     rows = pki.describe(state)
-    assert [r["file"] for r in rows] == ["ca.pem", "cert.pem", "nodes/s-01/cert.pem", "nodes/s-02/cert.pem", "nodes/s-03/cert.pem"]
-    node = rows[3]
+    assert [r["file"] for r in rows] == ["ca.pem", "clients-ca.pem", "cert.pem"] + [
+        f"nodes/s-0{i}/{f}" for i in (1, 2, 3) for f in ("cert.pem", "client-cert.pem")]
+    node = rows[5]
     assert node["subject"] == "CN=s-02.node.dc1.s"
     assert node["sans"] == ["s-02.node.dc1.s", "s-02.s", "localhost", "consul.service.s", "server.dc1.s", "10.241.0.12", "127.0.0.1"]
     from cryptography.hazmat.primitives import hashes

@@ -24,13 +24,19 @@ def leftovers(state: StateDir) -> list[str]:
     return sorted(p.name for p in state.path.rglob("*.tmp"))
 
 
-def test_a_write_that_fails_midway_leaves_the_old_file(state, monkeypatch):
-    state.write("ca-key.pem", b"old key\n")
+@pytest.fixture
+def fill_disk(monkeypatch):
+    """Call it to make every fsync from then on fail as on a full disk."""
 
     def disk_full(fd):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(os, "fsync", disk_full)
+    return lambda: monkeypatch.setattr(os, "fsync", disk_full)
+
+
+def test_a_write_that_fails_midway_leaves_the_old_file(state, fill_disk):
+    state.write("ca-key.pem", b"old key\n")
+    fill_disk()
     with pytest.raises(OSError, match="No space"):
         state.write("ca-key.pem", b"new key, never complete\n")
     assert state.read("ca-key.pem") == b"old key\n"
@@ -112,3 +118,25 @@ def test_the_lock_is_exclusive_across_threads(state):
         thread.start()
         thread.join()
     assert outcome == ["busy"]
+
+
+def test_a_batch_reads_its_own_writes_and_leaves_every_file_in_place(state):
+    with state.batch():
+        for i in range(50):
+            assert state.write(f"nodes/n{i}/key.pem", f"key {i}\n", mode=0o600)
+        assert state.read("nodes/n7/key.pem") == b"key 7\n"
+        assert not state.write("nodes/n7/key.pem", "key 7\n", mode=0o600)  # unchanged, even before it is on disk
+        state.write("nodes/n7/key.pem", "key 7, again\n")  # the later bytes win
+    assert [state.file(f"nodes/n{i}/key.pem").read_text() for i in (0, 7, 49)] == ["key 0\n", "key 7, again\n", "key 49\n"]
+    assert state.file("nodes/n3/key.pem").stat().st_mode & 0o777 == 0o600
+    assert leftovers(state) == []
+
+
+def test_a_write_that_fails_in_a_batch_fails_the_batch_and_leaves_the_old_file(state, fill_disk):
+    state.write("ca-key.pem", b"old key\n")
+    fill_disk()
+    with pytest.raises(OSError, match="No space"):
+        with state.batch():
+            state.write("ca-key.pem", b"new key, never complete\n")
+    assert state.read("ca-key.pem") == b"old key\n"
+    assert leftovers(state) == []

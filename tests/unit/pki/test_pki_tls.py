@@ -79,12 +79,29 @@ def client_files(root: Path) -> tuple[Path, Path, Path]:
     return root / "ca.pem", root / "cert.pem", root / "key.pem"
 
 
+def engine_files(root: Path, name: str = "s-01") -> tuple[Path, Path, Path]:
+    """What a node's engine serves with: its node certificate, and the clients CA to verify callers."""
+    return root / "clients-ca.pem", root / "nodes" / name / "cert.pem", root / "nodes" / name / "key.pem"
+
+
 @pytest.mark.parametrize("hostname", ["s-01.node.dc1.s", "s-01.s", "localhost", "registry.service.s", "10.241.0.11", "127.0.0.1"])
 def test_the_user_reaches_a_node_by_each_of_its_names(stacks, hostname):
     server_error, client_error, peer = handshake(
-        server_context(*node_files(stacks["s"])), client_context(*client_files(stacks["s"])), hostname)
+        server_context(*engine_files(stacks["s"])), client_context(*client_files(stacks["s"])), hostname)
     assert (server_error, client_error) == (None, None)
     assert peer == "blackfish-admin"
+
+
+def test_finding_6_an_engine_refuses_a_worker_certificate_and_accepts_a_managers(stacks):
+    """Issue 16, finding 6: engines trust the clients CA only; node certificates come from the node CA."""
+    root = stacks["s"]
+    server_error, client_error, _ = handshake(
+        server_context(*engine_files(root, "s-01")), client_context(*node_files(root, "s-02")), "s-01.s")
+    assert isinstance(server_error, ssl.SSLError) and "certificate verify failed" in str(server_error)
+    assert client_error is not None
+    manager = (root / "ca.pem", root / "nodes/s-02/client-cert.pem", root / "nodes/s-02/client-key.pem")
+    server_error, client_error, peer = handshake(server_context(*engine_files(root, "s-01")), client_context(*manager), "s-01.s")
+    assert (server_error, client_error, peer) == (None, None, "s-02.node.dc1.s")
 
 
 def test_nodes_authenticate_each_other(stacks):
@@ -96,7 +113,7 @@ def test_nodes_authenticate_each_other(stacks):
 def test_a_client_certificate_from_another_stack_is_refused(stacks):
     ca, cert, key = client_files(stacks["other"])
     server_error, client_error, _ = handshake(
-        server_context(*node_files(stacks["s"])), client_context(stacks["s"] / "ca.pem", cert, key), "s-01.s")
+        server_context(*engine_files(stacks["s"])), client_context(stacks["s"] / "ca.pem", cert, key), "s-01.s")
     assert isinstance(server_error, ssl.SSLError) and "certificate verify failed" in str(server_error)
     assert client_error is not None
 

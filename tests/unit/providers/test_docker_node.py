@@ -86,8 +86,12 @@ def test_up_without_a_docker_engine_exits_3_and_writes_nothing(bf_home, tmp_path
         port = s.getsockname()[1]
     result = blackfish("up", cwd=tmp_path, env={"DOCKER_HOST": f"tcp://127.0.0.1:{port}"})
     assert result.returncode == 3
-    assert result.err == (f"blackfish: error: no docker engine answers (tcp://127.0.0.1:{port}): connection refused. "
-                          "Install and start one (Debian: apt-get install docker.io)\n")
+    # `up` shows its check step failing for the node, then the one-line error.
+    assert result.err.splitlines() == [
+        "bfu1-01  check   stopped (the step failed)",
+        f"blackfish: error: no docker engine answers (tcp://127.0.0.1:{port}): connection refused. "
+        "Install and start one (Debian: apt-get install docker.io)",
+    ]
     assert not bf_home.exists()
 
 

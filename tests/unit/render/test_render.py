@@ -109,7 +109,7 @@ def test_daemon_json_has_tls_and_labels_and_never_hosts(full):
     assert "hosts" not in daemon
     assert daemon["tlsverify"] is True
     assert (daemon["tlscacert"], daemon["tlscert"], daemon["tlskey"]) == (
-        "/etc/docker/tls/ca.pem", "/etc/docker/tls/cert.pem", "/etc/docker/tls/key.pem")
+        "/etc/docker/tls/clients-ca.pem", "/etc/docker/tls/cert.pem", "/etc/docker/tls/key.pem")
     assert daemon["labels"] == ["io.blackfish.stack=lab", "io.blackfish.dc=west", "io.blackfish.node=lab-04",
                                 "env=test", "rack=r2", "ssd=true"]
     assert daemon["log-driver"] == "json-file" and daemon["log-opts"]["max-size"]
@@ -121,11 +121,18 @@ def test_the_node_gets_the_ca_its_own_certificate_and_key(full):
     assert written["/etc/docker/tls/ca.pem"] == (state.path / "ca.pem").read_text()
     assert written["/etc/docker/tls/cert.pem"] == (state.path / "nodes/lab-02/cert.pem").read_text()
     assert written["/etc/docker/tls/key.pem"] == (state.path / "nodes/lab-02/key.pem").read_text()
+    assert written["/etc/docker/tls/clients-ca.pem"] == (state.path / "clients-ca.pem").read_text()
+    # lab-02 is a manager: its engine-client pair reaches other engines and pushes to the registry.
+    assert written["/etc/docker/tls/client-key.pem"] == (state.path / "nodes/lab-02/client-key.pem").read_text()
     certs = "/etc/docker/certs.d/registry.service.lab:5000"
     assert written[f"{certs}/ca.crt"] == written["/etc/docker/tls/ca.pem"]
-    assert written[f"{certs}/client.key"] == written["/etc/docker/tls/key.pem"]
+    assert written[f"{certs}/client.key"] == written["/etc/docker/tls/client-key.pem"]
     modes = {f["path"]: f["permissions"] for f in user_data(nodes[1])["write_files"]}
-    assert modes["/etc/docker/tls/key.pem"] == modes[f"{certs}/client.key"] == "0600"
+    assert modes["/etc/docker/tls/key.pem"] == modes[f"{certs}/client.key"] == modes["/etc/docker/tls/client-key.pem"] == "0600"
+    # lab-04 is a worker: no engine-client pair; it pulls with its node certificate.
+    worker = files(user_data(nodes[3]))
+    assert "/etc/docker/tls/client-key.pem" not in worker
+    assert worker[f"{certs}/client.key"] == (state.path / "nodes/lab-04/key.pem").read_text()
     assert modes["/etc/blackfish/consul/consul.hcl"] == "0600"  # holds the gossip key
 
 
@@ -141,10 +148,11 @@ def test_no_private_key_but_the_nodes_own_and_never_the_ca_key(full):
     for node in nodes:
         text = node.path.read_text()
         own = (state.path / f"nodes/{node.node.name}/key.pem").read_text()
+        client = state.path / f"nodes/{node.node.name}/client-key.pem"
         doc = user_data(node)
         contents = "\n".join([*files(doc).values(), *units(doc).values()])
         keys = [m.group(0) for m in PEM_KEY.finditer(contents)]
-        assert keys and set(keys) == {own}
+        assert keys and set(keys) == {own} | ({client.read_text()} if node.node.is_manager else set())
         assert text.count("PRIVATE KEY-----") == 2 * len(keys)  # nothing hidden outside the contents
         assert ca_key.strip() not in text and client_key.strip() not in text
         assert ssh_private.strip().splitlines()[1] not in text
@@ -221,7 +229,8 @@ def test_the_registry_configuration(full):
     _, state, nodes = full
     config = yaml.safe_load(files(user_data(nodes[0]))["/etc/blackfish/registry/config.yml"])
     assert config["http"]["secret"] == (state.path / "secrets/registry-secret").read_text().strip()
-    assert config["http"]["tls"] == {"certificate": "/tls/cert.pem", "key": "/tls/key.pem", "clientcas": ["/tls/ca.pem"]}
+    # TLS and who may push are the front's (tests/integration/test_render_services.py); the registry is loopback only.
+    assert config["http"]["addr"] == "127.0.0.1:5001" and "tls" not in config["http"]
     assert config["storage"]["filesystem"] == {"rootdirectory": "/var/lib/registry"}
     registry = units(user_data(nodes[0]))["blackfish-registry.service"]
     assert "--label SERVICE_NAME=registry" in registry and "/etc/distribution/config.yml:ro" in registry
@@ -248,7 +257,7 @@ def test_secrets_are_generated_once_and_kept(tmp_path):
 
 
 MINIMAL = """
-    stack: one
+    stack: solo
     provider: docker
     admin-network: 10.242.0.0/24
     nodes:
@@ -265,11 +274,11 @@ def test_given_secrets_win_and_render_never_changes_what_booted_the_stack(tmp_pa
     assert (state.path / "secrets/consul-key").read_text() == "3q2+7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
     assert (state.path / "secrets/consul-key").stat().st_mode & 0o777 == 0o600
     assert record.booted(state) is None
-    record.save_booted(state, "docker", ["one-01"])
+    record.save_booted(state, "docker", ["solo-01"])
     booted = record.booted(state)
     render_yaml(MINIMAL.replace("provider: docker", "provider: virtualbox") + "      - ip: 10.242.0.22\n", tmp_path)
     assert record.booted(state) == booted
-    assert [n["name"] for n in record.read(state).plan["nodes"]] == ["one-01", "one-02"]
+    assert [n["name"] for n in record.read(state).plan["nodes"]] == ["solo-01", "solo-02"]
     assert record.stack(state).provider == "docker"
 
 
@@ -300,7 +309,7 @@ def test_a_user_template_overrides_one_file_and_can_extend_the_builtin(tmp_path)
     text += "    templates: mine\n"
     _, _, nodes = render_yaml(text, tmp_path)
     written = files(user_data(nodes[0]))
-    assert written["/etc/blackfish/hosts"] == "10.242.0.21 custom.one\n"
+    assert written["/etc/blackfish/hosts"] == "10.242.0.21 custom.solo\n"
     registry = yaml.safe_load(written["/etc/blackfish/registry/config.yml"])
     assert registry["storage"]["s3"] == {"bucket": "b"} and "filesystem" not in registry["storage"]
     assert "blackfish-consul.service" in units(user_data(nodes[0]))  # the rest is built-in
@@ -313,7 +322,7 @@ def test_a_broken_user_template_is_one_error_with_its_place(tmp_path):
     with pytest.raises(UsageError, match=r"hosts\.j2:2: template syntax error"):
         render_yaml(MINIMAL, tmp_path, templates=templates)
     (templates / "files/hosts.j2").write_text("ok\n{{ node.nickname }}\n")
-    with pytest.raises(UsageError, match=r"files/hosts\.j2:2: rendering the user-data of one-01: .*'nickname'"):
+    with pytest.raises(UsageError, match=r"files/hosts\.j2:2: rendering the user-data of solo-01: .*'nickname'"):
         render_yaml(MINIMAL, tmp_path, templates=templates)
     (templates / "files/hosts.j2").write_text('{% include "files/absent.j2" %}\n')
     with pytest.raises(UsageError, match=r"files/hosts\.j2:1: template 'files/absent.j2' not found"):

@@ -15,7 +15,7 @@ from tests.conftest import needs_tool
 
 FILES = builtin_templates() / "files"
 SHELLS = [s for s in ("dash", "bash", "busybox") if shutil.which(s)]
-POSIX_SCRIPTS = ("swarm-bootstrap", "blackfish-hosts", "haproxy-reload")
+POSIX_SCRIPTS = ("swarm-bootstrap", "blackfish-hosts", "haproxy-reload", "drop-vagrant-keys")
 
 
 def shell_argv(shell: str) -> list[str]:
@@ -118,8 +118,9 @@ esac
 def test_swarm_bootstrap_says_a_manager_did_not_answer_in_time(shell, tmp_path):
     (tmp_path / "docker").write_text(HANGING_MANAGER)
     (tmp_path / "docker").chmod(0o755)
-    env = {"PATH": f"{tmp_path}:{os.environ['PATH']}", "NODE_NAME": "w1", "NODE_IP": "10.0.0.2", "ROLE": "worker",
-           "FIRST_MANAGER": "10.0.0.1", "MANAGERS": "10.0.0.1", "SWARM_RETRY_BUDGET": "2", "REMOTE_TIMEOUT": "1"}
+    # A second manager: it asks the first one's engine for the manager join token.
+    env = {"PATH": f"{tmp_path}:{os.environ['PATH']}", "NODE_NAME": "m2", "NODE_IP": "10.0.0.2", "ROLE": "manager",
+           "FIRST_MANAGER": "10.0.0.1", "MANAGERS": "10.0.0.1 10.0.0.2", "SWARM_RETRY_BUDGET": "2", "REMOTE_TIMEOUT": "1"}
     proc = subprocess.run([*shell_argv(shell), str(FILES / "swarm-bootstrap")], capture_output=True, text=True,
                           env=env, timeout=60)
     assert proc.returncode == 1

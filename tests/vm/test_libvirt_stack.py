@@ -1,0 +1,152 @@
+"""A 3-node stack on `provider: libvirt`: real VMs (QEMU; software emulation where KVM guests
+cannot run), booted by the real vagrant and vagrant-libvirt from the blackfish libvirt test
+box, and what a user does with them.
+
+One stack is booted once for the module (about 4-5 minutes here, under TCG); the tests run in
+order, as a user's session would: use the swarm, re-provision, lose a manager, halt, destroy.
+The system-service images cannot be pulled here: `blackfish load` brings the ones `check`
+needs from this machine's engine.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from blackfish.providers.libvirt import names, resources
+from tests.conftest import needs_docker
+from tests.support.cluster import registry_image
+from tests.support.images import busybox_image
+from tests.support.libvirt import ensure_box, needs_libvirt, virsh
+from tests.support.vmstack import UP_TIMEOUT, VmStack, nodes_yml
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.vm
+
+NAME = "bfvm1"
+NODES = ("m1", "m2", "m3")
+REGISTRY = f"registry.service.{NAME}:5000"
+
+
+def domains() -> set[str]:
+    return set(virsh("list", "--all", "--name").stdout.split())
+
+
+def running_domains() -> set[str]:
+    return set(virsh("list", "--state-running", "--name").stdout.split())
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    needs_libvirt()
+    needs_docker()  # `blackfish load` saves the images from this machine's engine
+    box = ensure_box()
+    vm = VmStack(NAME, tmp_path_factory.mktemp(NAME), nodes_yml(NAME, box.name, NODES, registry=registry_image()))
+    vm.remove_leftovers()
+    seconds = vm.up()
+    print(f"\n{NAME}: `blackfish up` of {len(NODES)} nodes returned after {seconds:.0f} s")
+    yield vm
+    vm.destroy()
+    vm.remove_leftovers()
+
+
+def test_up_returns_once_the_swarm_has_formed(stack):
+    # No waiting here: `up` itself waited for the swarm.
+    nodes = stack.swarm_nodes()
+    assert set(nodes) == set(NODES)
+    assert {status for _, status in nodes.values()} == {"Ready"}
+    managers = stack.ok(NAME, "node", "ls", "--filter", "role=manager", "--format", "{{.Hostname}}").split()
+    assert sorted(managers) == list(NODES)
+
+
+def test_domains_and_networks_are_named_after_the_stack_and_isolated(stack):
+    plan = stack.plan()
+    assert {f"{NAME}-{n}" for n in NODES} <= running_domains()
+    status = stack.status()
+    assert {row["state"] for row in status.values()} == {"running"}
+    assert {row["domain"] for row in status.values()} == {f"{NAME}-{n}" for n in NODES}
+    # The driver that runs, as libvirt reports it: qemu (TCG) on a machine where KVM guests cannot run.
+    from blackfish.providers.libvirt import driver
+
+    assert {row["driver"] for row in status.values()} == {driver.detect()}
+    for network in (names.admin_network(plan), names.management_network(plan)):
+        xml = virsh("net-dumpxml", network).stdout
+        assert "<forward" not in xml, f"{network} forwards traffic off this host:\n{xml}"
+    admin_xml = virsh("net-dumpxml", names.admin_network(plan)).stdout
+    assert f"address='{plan.admin_network.rsplit('.', 1)[0]}.1'" in admin_xml
+    assert "<dhcp>" not in admin_xml
+
+
+def test_every_vm_has_its_own_machine_id(stack):
+    ids = {node: stack.on_node(node, "cat /etc/machine-id").stdout.strip() for node in NODES}
+    assert all(re.fullmatch(r"[0-9a-f]{32}", value) for value in ids.values()), ids
+    assert len(set(ids.values())) == len(NODES), ids
+
+
+def test_ssh_runs_a_command_line_through_the_nodes_shell(stack):
+    ran = stack.on_node("m2", "echo one; echo two && hostname")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.split() == ["one", "two", "m2"]
+    assert stack.on_node("m2", "exit 7").returncode == 7
+
+
+def test_check_passes_for_what_runs_offline(stack):
+    busybox, registry = busybox_image(), registry_image()
+    stack.ok("load", NAME, busybox, registry, timeout=900)
+    result = stack.cli("check", NAME, "--image", busybox, "--json", timeout=600)
+    report = json.loads(result.stdout)
+    assert result.returncode == 0, result.stdout + result.stderr
+    outcome = {(c["check"], c["target"]): c["result"] for c in report["checks"]}
+    assert all(outcome[("engine", n)] == "ok" and outcome[("swarm", n)] == "ok" for n in NODES)
+    assert outcome[("service", "swarm")] == "ok"
+    assert outcome[("registry", REGISTRY)] == "ok"
+    assert outcome[("consul", "members")] == "skip"  # no consul image here
+
+
+def test_provision_reapplies_changed_user_data_on_running_nodes(stack):
+    before = stack.swarm_nodes()
+    text = stack.nodes_file.read_text()
+    stack.nodes_file.write_text(text.replace("{name: m3, ", "{name: m3, labels: {reprovisioned: \"yes\"}, "))
+    stack.ok("provision", NAME, "--parallel", "2", timeout=UP_TIMEOUT)
+    # The engine of m3 carries the new label: the node applied its new user-data without a reboot.
+    labels = stack.on_node("m3", "docker info --format '{{json .Labels}}'").stdout
+    assert "reprovisioned=yes" in labels
+    assert stack.swarm_nodes() == before
+
+
+def test_a_killed_manager_leaves_the_proxy_answering_and_up_restores_it(stack):
+    before = stack.swarm_nodes()
+    virsh("destroy", f"{NAME}-m1")  # power off the first manager, no shutdown
+
+    def answer():
+        result = stack.cli(NAME, "info", "--format", "{{.Name}}", timeout=120)
+        return result.stdout.strip() if result.returncode == 0 else None
+
+    assert wait_for(answer, 180, "the proxy to answer through another manager", interval=3) in {"m2", "m3"}
+    assert stack.status()["m1"]["state"] != "running"
+    stack.up()
+    assert stack.swarm_nodes() == before
+
+
+def test_halt_then_up_gives_back_the_same_swarm(stack):
+    before = stack.swarm_nodes()
+    stack.ok("halt", NAME, timeout=600)
+    assert {row["state"] for row in stack.status().values()} == {"poweroff"}  # vagrant-libvirt's word
+    assert not {f"{NAME}-{n}" for n in NODES} & running_domains()
+    seconds = stack.up()
+    print(f"\n{NAME}: `blackfish up` after halt returned after {seconds:.0f} s")
+    assert stack.swarm_nodes() == before
+
+
+def test_destroy_leaves_no_domain_volume_or_network_of_the_stack(stack):
+    plan = stack.plan()
+    result = stack.destroy()
+    assert result.returncode == 0, result.stderr
+    assert resources.remains(plan) == []
+    assert not {f"{NAME}-{n}" for n in NODES} & domains()
+    assert not {names.admin_network(plan), names.management_network(plan)} & set(virsh("net-list", "--all", "--name").stdout.split())
+    volumes = virsh("vol-list", resources.POOL).stdout
+    assert not [line for line in volumes.splitlines() if line.split() and line.split()[0].startswith(f"{NAME}-")]
+    assert (stack.home / NAME / "ca.pem").is_file()  # the PKI stays
