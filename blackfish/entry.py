@@ -62,10 +62,11 @@ def _validate(args: list[str]) -> None:
     nodes_file = _plain_file_option(args)
     if nodes_file is False:
         return
+    from blackfish import groups
     from blackfish.model import config
 
     try:
-        loaded = config.load(config.resolve_path(nodes_file))
+        loaded = config.load(config.resolve_path(nodes_file), context_for=groups.context_for)
     except Exception:  # noqa: BLE001 - the CLI runs it again and reports it its usual way
         return
     if loaded.warnings:
@@ -76,8 +77,11 @@ def _validate(args: list[str]) -> None:
 
 def summary(loaded) -> str:
     """The line `blackfish validate` prints for a good file."""
+    from blackfish.model.groups import group_name
+
     config = loaded.config
-    return f"{loaded.path}: ok: stack {config.stack!r}, {len(config.nodes)} node(s), provider {config.provider}"
+    return (f"{loaded.path}: ok: stack {config.stack!r}, group {group_name(config.group, loaded.path)!r}, "
+            f"{len(config.nodes)} node(s), provider {config.provider}")
 
 
 def _plain_file_option(args: list[str]) -> str | None | bool:

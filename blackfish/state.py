@@ -290,10 +290,12 @@ class StateDir:
     def secret(self, name: str, given: str | None = None, generate: Callable[[], str] | None = None) -> str:
         """A secret from nodes.yml when given, else the stored one, else a new one (stored 0600).
 
-        Never printed; stored under secrets/<name>."""
-        if given is not None:
-            return given
+        Never printed; stored under secrets/<name>, a given one too: a later nodes file of the
+        same stack (a group, docs/groups.md) that leaves it out must use the same."""
         rel = Path(SECRETS) / name
+        if given is not None:
+            self.write(rel, given + "\n", mode=0o600)
+            return given
         stored = self.read(rel)
         if stored is not None:
             return stored.decode().strip()

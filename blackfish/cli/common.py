@@ -21,9 +21,11 @@ def echo_warnings(loaded) -> None:
 
 
 def load_config(nodes_file: str | None):
+    """The nodes file, checked as a group of its stack (against the stack's other groups, if any)."""
+    from blackfish import groups
     from blackfish.model import config
 
-    loaded = config.load(config.resolve_path(nodes_file))
+    loaded = config.load(config.resolve_path(nodes_file), context_for=groups.context_for)
     echo_warnings(loaded)
     return loaded
 
@@ -38,7 +40,9 @@ def load_stack(nodes_file: str | None, stack_name: str | None = None, provider: 
             f"{loaded.path}: describes stack {loaded.config.stack!r}, not {stack_name!r} "
             "(choose the file with -f/--file or $BLACKFISH_NODES_YML)"
         )
-    return plan(loaded.config, source=Path(loaded.path), provider=provider)
+    from blackfish import groups
+
+    return plan(loaded.config, source=Path(loaded.path), provider=provider, recorded=groups.recorded(loaded.config.stack))
 
 
 def checked_stack_name(stack_name: str) -> str:

@@ -108,14 +108,21 @@ def destroy(stack_name, nodes_file, yes, purge):
 
     stack = target_stack(stack_name, nodes_file)
     state = StateDir(stack.name)
+    target = lifecycle.acted_on(stack)
+    # One group of a stack with several (docs/groups.md): `destroy -f FILE` removes that group only.
+    subject = f"group {target.group!r} of stack {stack.name!r}" if target.members else f"stack {stack.name!r}"
+    if target.members and purge:
+        from blackfish.errors import UsageError
+
+        raise UsageError(f"--purge deletes the whole stack's state; `blackfish destroy {stack.name} --purge` does that")
     if not yes:
         what = f"and delete {state.path} (CA, keys, secrets)" if purge else f"(the PKI in {state.path} stays)"
-        click.confirm(f"Destroy the {len(stack.nodes)} node(s) of stack {stack.name!r} on {stack.provider} {what}?",
+        click.confirm(f"Destroy the {len(target.nodes)} node(s) of {subject} on {stack.provider} {what}?",
                       abort=True, err=True)
     removed = lifecycle.destroy(stack, state, purge=purge)
     for thing in removed:
         click.echo(f"removed {thing}", err=True)
-    click.echo(f"stack {stack.name!r} destroyed" + ("; its state directory is gone" if purge else ""), err=True)
+    click.echo(f"{subject} destroyed" + ("; its state directory is gone" if purge else ""), err=True)
 
 
 @click.command(context_settings={"ignore_unknown_options": True})

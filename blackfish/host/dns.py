@@ -44,9 +44,8 @@ class Plan:
 
 
 def consul_dns_servers(stack: Stack) -> list[str]:
-    """The consul servers; a stack that joins another's consul (consul-joinip) has none of its
-    own, and then its nodes' consul agents answer (every node runs one)."""
-    return [n.ip for n in (stack.consul_servers or stack.nodes)]
+    """The consul servers of the stack (of all its groups: a group of workers has none of its own)."""
+    return [n.ip for n in (stack.consul_servers or stack.all_nodes)]
 
 
 # --- what each method writes or runs (pure: the unit tests read these) ---

@@ -90,7 +90,13 @@ def up(stack: Stack, *, state: StateDir | None = None, parallel: int = 1, provis
     with state.lock():
         for name, step in steps:
             _run_step(run, name, step)
-    return run.provider.status(stack, state)
+    return with_groups(stack, run.provider.status(stack.whole(), state))
+
+
+def with_groups(stack: Stack, rows: list[dict]) -> list[dict]:
+    """Status rows with each node's group (its nodes file) right after its name."""
+    groups = {n.name: n.group or "-" for n in stack.all_nodes}
+    return [{"node": row["node"], "group": groups.get(row["node"], "-"), **row} for row in rows]
 
 
 def _run_step(run: Up, name: str, step: Callable[[Up], None]) -> None:
@@ -132,6 +138,10 @@ def refuse_provider_switch(stack: Stack, state: StateDir) -> None:
 
 # --- the steps --------------------------------------------------------------------------
 
+# Providers on which several groups (nodes files) of one stack are known to work (docs/groups.md).
+GROUP_PROVIDERS = ("docker",)
+
+
 def check_step(run: Up) -> None:
     run.provider.check(run.stack, run.state)  # may take long: Vagrant downloads a missing box here
     for node in run.stack.nodes:
@@ -139,6 +149,12 @@ def check_step(run: Up) -> None:
 
 
 def plan_step(run: Up) -> None:
+    groups = run.stack.groups
+    if len(groups) > 1 and run.provider.name not in GROUP_PROVIDERS:
+        raise UsageError(
+            f"stack {run.stack.name!r} has several groups ({', '.join(groups)}); blackfish boots a stack from several "
+            f"nodes files on the {', '.join(GROUP_PROVIDERS)} provider only, not on {run.provider.name} "
+            "(its machines are managed per stack, see docs/groups.md)")
     for node in run.stack.nodes:
         run.reporter.node("plan", node.name, f"{node.ip} {', '.join(node.roles) or 'worker'}")
 
@@ -162,8 +178,9 @@ def render_step(run: Up) -> None:
 
 def boot_step(run: Up) -> None:
     # Recorded before anything boots: an interrupted boot must not be forgotten.
-    record.save_booted(run.state, run.provider.name, [n.name for n in run.stack.nodes])
-    run.provider.boot(run.stack, run.state, parallel=run.parallel, provision=run.provision, progress=run.say("boot"))
+    group = run.stack.own_group()  # the other groups' nodes are theirs to boot (docs/groups.md)
+    record.save_booted(run.state, run.provider.name, [n.name for n in group.nodes])
+    run.provider.boot(group, run.state, parallel=run.parallel, provision=run.provision, progress=run.say("boot"))
 
 
 def ready_step(run: Up) -> None:

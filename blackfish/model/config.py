@@ -32,6 +32,8 @@ BOX_REQUIRED = ("libvirt", "vmware_desktop", "hyperv")
 PROVIDERS = VAGRANT_PROVIDERS + ("docker", aws.PROVIDER)
 ROLES = ("consul-server", "swarm-manager", "docker-registry", "lb")
 LabelValue = Union[str, int, float, bool]
+# `labels:` is a mapping (`type: control`) or, as the seed wrote it, a list of `key=value` strings.
+Labels = Union[dict[str, LabelValue], list[str]]
 
 _STRUCT = dict(kw_only=True, forbid_unknown_fields=True, rename="kebab")
 
@@ -66,12 +68,14 @@ class NodeSpec(aws.AwsNodeKeys, **_STRUCT):
     docker_registry: bool = False
     lb: bool = False
     roles: Union[list[str], None] = None
-    labels: dict[str, LabelValue] = {}
+    labels: Labels = {}
 
 
 class Config(aws.AwsKeys, **_STRUCT):
     stack: str
     nodes: list[NodeSpec]
+    # This file's group of the stack (default: the file's name); see blackfish/model/groups.py.
+    group: Union[str, None] = None
     provider: str = "virtualbox"
     admin_network: str = "192.168.56.0/24"
     dc: str = "dc1"
@@ -84,12 +88,15 @@ class Config(aws.AwsKeys, **_STRUCT):
     private_ssh_key: Union[str, None] = None
     journald_sink: Union[str, None] = None
     influxdb_url: Union[str, None] = None
-    labels: dict[str, LabelValue] = {}
+    labels: Labels = {}
     runtime: Literal["docker", "rkt"] = "docker"
     images: dict[str, str] = {}
     pki: PkiSpec = msgspec.field(default_factory=PkiSpec)
     templates: Union[str, None] = None
     node_image: Union[str, None] = None
+    # `registry-storage: {DRIVER: {params}}`: distribution's `storage:` section for a shared
+    # driver, required by more than one docker-registry node (blackfish/model/registry_storage.py).
+    registry_storage: Union[dict[str, dict[str, Union[str, int, float, bool]]], None] = None
     libvirt: LibvirtSpec = msgspec.field(default_factory=LibvirtSpec)
 
 
@@ -123,8 +130,11 @@ def resolve_path(option: str | None) -> Path:
     return Path(option or os.environ.get(FILE_ENV) or DEFAULT_FILE)
 
 
-def load(path: Path) -> LoadedConfig:
-    """Read, decode and check a nodes file; raise ConfigError listing every problem."""
+def load(path: Path, context_for=None) -> LoadedConfig:
+    """Read, decode and check a nodes file; raise ConfigError listing every problem.
+
+    context_for(config, path) -> groups.Context gives what the stack's other groups are (the
+    default: none, the file is the whole stack)."""
     try:
         text = bounded_yaml.read_text(path)
     except bounded_yaml.LimitError as exc:
@@ -136,13 +146,16 @@ def load(path: Path) -> LoadedConfig:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: cannot read: {exc}") from None
-    return parse(text, str(path), path)
+    return parse(text, str(path), path, context_for)
 
 
-def parse(text: str, filename: str = DEFAULT_FILE, path: Path | None = None) -> LoadedConfig:
+def parse(text: str, filename: str = DEFAULT_FILE, path: Path | None = None, context_for=None) -> LoadedConfig:
+    from blackfish.model import groups
+
     doc = _Document(text, filename)
     config = doc.decode()
-    problems = _check(config, doc)
+    context = context_for(config, path or Path(filename)) if context_for else groups.Context()
+    problems = _check(config, doc, context)
     problems.sort(key=lambda p: (p.line, p.column))
     errors = [p for p in problems if not p.warning]
     if errors:
@@ -311,12 +324,15 @@ def _field_type(path: list):
 def _bad_entry(data, path: list) -> list:
     """The path of the first entry of the mapping at path whose value has the wrong type."""
     mapping = _value_at(data, path)
-    value_type = typing.get_args(_field_type(path))[1:]
-    if not isinstance(mapping, dict) or not value_type:
+    declared = _field_type(path)
+    # The mapping member of a union such as Labels (a mapping or a list).
+    dict_type = next((t for t in (typing.get_args(declared) or (declared,)) if typing.get_origin(t) is dict), None)
+    if not isinstance(mapping, dict) or dict_type is None:
         return path
+    value_type = typing.get_args(dict_type)[1]
     for key, value in mapping.items():
         try:
-            msgspec.convert(value, value_type[0])
+            msgspec.convert(value, value_type)
         except msgspec.ValidationError:
             return path + [key]
     return path
@@ -389,7 +405,8 @@ def box_problem(provider: str, box: str | None) -> str | None:
             "is published for virtualbox and parallels only")
 
 
-def _check(config: Config, doc: _Document) -> list[Problem]:
+def _check(config: Config, doc: _Document, context) -> list[Problem]:
+    from blackfish.model import groups, registry_storage
     from blackfish.model.images import SERVICES  # the one list of pinned services
     from blackfish.model.naming import default_node_name
 
@@ -406,6 +423,8 @@ def _check(config: Config, doc: _Document) -> list[Problem]:
         bad(["provider"], message)
     elif message := box_problem(config.provider, config.box):
         bad(["provider"], message)
+    if config.group is not None and (message := groups.group_problem(config.group)):
+        bad(["group"], message)
 
     network = None
     try:
@@ -492,18 +511,9 @@ def _check(config: Config, doc: _Document) -> list[Problem]:
                 bad(here + ["roles", j], f"unknown role {role!r}{hint}")
         _check_labels(node.labels, here + ["labels"], bad)
 
-    if config.nodes and not problems:
-        roles = [set(default_roles(config, i)) for i in range(len(config.nodes))]
-        managers = sum("swarm-manager" in r for r in roles)
-        servers = sum("consul-server" in r for r in roles)
-        if managers == 0:
-            bad(["nodes"], "no swarm manager: give at least one node the role 'swarm-manager'", key=True)
-        elif managers % 2 == 0:
-            bad(["nodes"], f"{managers} swarm managers: an even number tolerates no more failures than one fewer; use an odd number", key=True, warning=True)
-        if servers == 0 and config.consul_joinip is None:
-            bad(["nodes"], "no consul server: give at least one node the role 'consul-server' or set consul-joinip", key=True)
-        elif servers and servers % 2 == 0:
-            bad(["nodes"], f"{servers} consul servers: an even number tolerates no more failures than one fewer; use an odd number", key=True, warning=True)
+    registry_storage.check(config, bad)
+
+    groups.check(config, doc, context, bad, counts=not problems)
     return problems
 
 
@@ -514,12 +524,39 @@ _LABEL_KEY = re.compile(r"[a-z0-9]([a-z0-9._-]*[a-z0-9])?(/[A-Za-z0-9._-]+)*")
 LABEL_VALUE = re.compile(r"""[^\s'"$`\\]*""")
 
 
-def _check_labels(labels: dict, path: list, bad) -> None:
+def label_mapping(labels: Labels) -> dict[str, LabelValue]:
+    """The labels as a mapping, whichever form nodes.yml used (checked by _check_labels)."""
+    if isinstance(labels, dict):
+        return labels
+    return dict(item.split("=", 1) for item in labels)
+
+
+def _check_labels(labels: Labels, path: list, bad) -> None:
+    if isinstance(labels, list):
+        _check_label_list(labels, path, bad)
+        return
     for key, value in labels.items():
         if not _LABEL_KEY.fullmatch(key):
             bad(path + [key], f"label key {key!r} must use lowercase letters, digits, '.', '-' and '_'", key=True)
         elif not LABEL_VALUE.fullmatch(str(value)):
             bad(path + [key], "a label value may not contain spaces, quotes, '$', '`' or '\\'")
+
+
+def _check_label_list(labels: list[str], path: list, bad) -> None:
+    """The seed's form: `- type=control`; the same rules as the mapping, and each key once."""
+    seen: dict[str, int] = {}
+    for i, item in enumerate(labels):
+        key, sep, value = item.partition("=")
+        if not sep:
+            bad(path + [i], f"{item!r} is not KEY=VALUE (like type=control)")
+        elif not _LABEL_KEY.fullmatch(key):
+            bad(path + [i], f"label key {key!r} must use lowercase letters, digits, '.', '-' and '_'")
+        elif not LABEL_VALUE.fullmatch(value):
+            bad(path + [i], "a label value may not contain spaces, quotes, '$', '`' or '\\'")
+        elif key in seen:
+            bad(path + [i], f"duplicate label key {key!r} (also {_format_path(path + [seen[key]])})")
+        else:
+            seen[key] = i
 
 
 def _is_consul_key(key: str) -> bool:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from blackfish.model import images, netaddr
 from blackfish.model.aws import AwsSettings, settings as aws_settings
-from blackfish.model.config import Config, box_problem, default_roles
+from blackfish.model.config import Config, box_problem, default_roles, label_mapping
 from blackfish.model.naming import default_node_name
 
 DOCKER_TLS_PORT = 2376
@@ -37,6 +37,8 @@ class Node:
     memory: int = 2048
     cpus: int = 2
     labels: dict[str, str] = field(default_factory=dict)
+    # The nodes file (group) that declares the node; None in a record from before groups.
+    group: str | None = None
 
     @property
     def fqdn(self) -> str:
@@ -108,6 +110,40 @@ class Stack:
     aws: AwsSettings | None = None
     libvirt_driver: str = "auto"
     libvirt_management_network: str | None = None
+    # Distribution's `storage:` driver section (never recorded: it may hold cloud credentials).
+    registry_storage: dict | None = None
+    # --- groups (blackfish/model/groups.py): `group` is the nodes file this plan came from.
+    # `nodes` are the nodes a command acts on; when they are one group of a larger stack,
+    # `members` holds every node of the stack in its order (empty: `nodes` is the whole stack).
+    group: str | None = None
+    members: tuple[Node, ...] = ()
+
+    @property
+    def all_nodes(self) -> tuple[Node, ...]:
+        """Every node of the stack, whatever group the command acts on."""
+        return self.members or self.nodes
+
+    @property
+    def groups(self) -> list[str]:
+        return list(dict.fromkeys(n.group or "-" for n in self.all_nodes))
+
+    def group_view(self, group: str | None = None) -> "Stack":
+        """The same stack acting on one group's nodes (default: its own group)."""
+        import dataclasses
+
+        group = group or self.group
+        return dataclasses.replace(self, nodes=tuple(n for n in self.all_nodes if n.group == group),
+                                   members=self.all_nodes, group=group)
+
+    def own_group(self) -> "Stack":
+        """The view of the group this plan came from (the stack itself when it has no group)."""
+        return self.group_view() if self.group is not None else self
+
+    def whole(self) -> "Stack":
+        """The same stack acting on all its nodes."""
+        import dataclasses
+
+        return dataclasses.replace(self, nodes=self.all_nodes, members=())
 
     @property
     def domain(self) -> str:
@@ -115,11 +151,11 @@ class Stack:
 
     @functools.cached_property
     def managers(self) -> list[Node]:
-        return [n for n in self.nodes if n.is_manager]
+        return [n for n in self.all_nodes if n.is_manager]
 
     @functools.cached_property
     def workers(self) -> list[Node]:
-        return [n for n in self.nodes if not n.is_manager]
+        return [n for n in self.all_nodes if not n.is_manager]
 
     @property
     def first_manager(self) -> Node:
@@ -127,27 +163,27 @@ class Stack:
 
     @functools.cached_property
     def consul_servers(self) -> list[Node]:
-        return [n for n in self.nodes if n.is_consul_server]
+        return [n for n in self.all_nodes if n.is_consul_server]
 
     @functools.cached_property
     def registries(self) -> list[Node]:
-        return [n for n in self.nodes if n.is_registry]
+        return [n for n in self.all_nodes if n.is_registry]
 
     @functools.cached_property
     def lbs(self) -> list[Node]:
-        return [n for n in self.nodes if n.is_lb]
+        return [n for n in self.all_nodes if n.is_lb]
 
     @property
     def registry_host(self) -> str:
         return f"registry.service.{self.domain}:{REGISTRY_PORT}"
 
     def node(self, name: str) -> Node:
-        for n in self.nodes:
+        for n in self.all_nodes:
             if n.name == name:
                 return n
         from blackfish.errors import UsageError
 
-        raise UsageError(f"stack {self.name!r} has no node {name!r}; its nodes: {', '.join(n.name for n in self.nodes)}")
+        raise UsageError(f"stack {self.name!r} has no node {name!r}; its nodes: {', '.join(n.name for n in self.all_nodes)}")
 
     def to_record(self) -> dict:
         """The plan as stack.json keeps it: everything but the secrets given in nodes.yml
@@ -177,8 +213,9 @@ class Stack:
             "libvirt": {"driver": self.libvirt_driver, "management-network": self.libvirt_management_network},
             **({"aws": self.aws.to_record()} if self.aws else {}),
             "nodes": [
-                {"name": n.name, "ip": n.ip, "roles": list(n.roles), "memory": n.memory, "cpus": n.cpus, "labels": n.labels}
-                for n in self.nodes
+                {"name": n.name, "ip": n.ip, "roles": list(n.roles), "memory": n.memory, "cpus": n.cpus, "labels": n.labels,
+                 "group": n.group}
+                for n in self.all_nodes
             ],
         }
 
@@ -190,7 +227,8 @@ class Stack:
             name, dc = record["stack"], record["dc"]
             nodes = tuple(
                 Node(name=n["name"], ip=n["ip"], stack=name, dc=dc, roles=tuple(n["roles"]),
-                     memory=n.get("memory", 2048), cpus=n.get("cpus", 2), labels=n.get("labels", {}))
+                     memory=n.get("memory", 2048), cpus=n.get("cpus", 2), labels=n.get("labels", {}),
+                     group=n.get("group"))
                 for n in record["nodes"]
             )
             pki = record.get("pki", {})
@@ -252,9 +290,17 @@ def _path(value: str | None) -> Path | None:
     return Path(value) if value else None
 
 
-def plan(config: Config, source: Path | None = None, provider: str | None = None) -> Stack:
-    """Derive the Stack from a validated Config (provider may be overridden by a flag)."""
+def plan(config: Config, source: Path | None = None, provider: str | None = None,
+         recorded: "Stack | None" = None) -> Stack:
+    """Derive the Stack from a validated Config (provider may be overridden by a flag).
+
+    With `recorded` (the stack as its record has it), the file is one group of that stack:
+    the result is the whole stack, the other groups' nodes as recorded and this file's in
+    their place (its group keeps its position; a new group comes last)."""
+    from blackfish.model.groups import group_name
+
     base = source.parent if source is not None else Path.cwd()
+    group = group_name(config.group, source)
     if provider and (problem := box_problem(provider, config.box)):
         from blackfish.errors import UsageError
 
@@ -268,10 +314,12 @@ def plan(config: Config, source: Path | None = None, provider: str | None = None
             roles=default_roles(config, i),
             memory=spec.memory,
             cpus=spec.cpus,
-            labels=_stringify(spec.labels),
+            labels=_stringify(label_mapping(spec.labels)),
+            group=group,
         )
         for i, spec in enumerate(config.nodes)
     )
+    nodes = _with_other_groups(nodes, group, recorded)
     return Stack(
         name=config.stack,
         dc=config.dc,
@@ -281,7 +329,7 @@ def plan(config: Config, source: Path | None = None, provider: str | None = None
         box=config.box or FLATCAR_BOX,
         box_url=None if config.box else FLATCAR_BOX_URL,
         runtime=config.runtime,
-        labels=_stringify(config.labels),
+        labels=_stringify(label_mapping(config.labels)),
         images=images.resolve(config.images),
         id=config.id,
         consul_joinip=config.consul_joinip,
@@ -296,10 +344,30 @@ def plan(config: Config, source: Path | None = None, provider: str | None = None
         templates=(base / config.templates) if config.templates else None,
         node_image=config.node_image,
         source=source,
+        registry_storage=config.registry_storage,
+        group=group,
         aws=aws_settings(config, [n.name for n in nodes]),
         libvirt_driver=config.libvirt.driver,
         libvirt_management_network=config.libvirt.management_network,
     )
+
+
+def _with_other_groups(mine: tuple[Node, ...], group: str, recorded: "Stack | None") -> tuple[Node, ...]:
+    if recorded is None:
+        return mine
+    before = recorded.all_nodes
+    if all(n.group is None for n in before):
+        return mine  # a record from before groups: the stack was one file, this one
+    ordered: list[Node] = []
+    for node in before:
+        if node.group == group:
+            if not any(n.group == group for n in ordered):
+                ordered += mine
+        else:
+            ordered.append(node)
+    if not any(n.group == group for n in ordered):
+        ordered += mine
+    return tuple(ordered)
 
 
 def _stringify(labels: dict) -> dict[str, str]:

@@ -84,7 +84,7 @@ def _ensure(stack: Stack, state: StateDir, renew: bool, renew_ca: bool) -> list[
         clients_cert, clients_key = _ensure_ca(stack, state, renew_ca, written, CLIENTS_CA_CERT, CLIENTS_CA_KEY, "clients")
         # Both CAs in the digest: a leaf of either is judged again when either CA changes.
         checked = Checked(_load_json(state.read(CHECKED)), _pem(ca_cert) + _pem(clients_cert), renew)
-        for node in stack.nodes:
+        for node in stack.all_nodes:
             _ensure_leaf(state, node_cert(node.name), node_key(node.name), node_profile(node), stack.pki_key,
                          ca_cert, ca_key, checked, written)
             if node.is_manager:
@@ -200,7 +200,7 @@ def _remove_departed_nodes(stack: Stack, state: StateDir) -> None:
     state.refuse_links(base)
     if not base.is_dir():
         return
-    current = {n.name for n in stack.nodes}
+    current = {n.name for n in stack.all_nodes}
     for entry in base.iterdir():
         if entry.name in current:
             continue

@@ -119,8 +119,9 @@ def render_stack(stack: Stack, state: StateDir, templates: Path | None = None) -
         }
         made = memo.Memo(state)
         common = fingerprint.of_parts(fingerprint.of_code(), sources, stack, context)
-        rendered = [_write_node(stack, state, node, context, env, made, common) for node in stack.nodes]
-        made.save()
+        # Only the nodes of this file's group: the other groups' user-data stays as their files rendered it.
+        rendered = [_write_node(stack, state, node, context, env, made, common) for node in stack.own_group().nodes]
+        made.save(others=tuple(n.name for n in stack.all_nodes))
         record.save_plan(state, stack)  # never what booted the stack: that is `up`'s
     return rendered
 

@@ -31,4 +31,4 @@ def ensure(stack: Stack, state: StateDir) -> dict:
     def token(name: str) -> str:
         return checked_secret(state, f"consul-token-{name}", None, lambda: str(uuid.uuid4()), (_UUID, "a lowercase UUID"))
 
-    return {**{role: token(role) for role in ROLES}, "agents": {n.name: token(f"agent-{n.name}") for n in stack.nodes}}
+    return {**{role: token(role) for role in ROLES}, "agents": {n.name: token(f"agent-{n.name}") for n in stack.all_nodes}}

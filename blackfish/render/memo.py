@@ -42,5 +42,8 @@ class Memo:
     def record(self, node: str, inputs: str, data: bytes) -> None:
         self.now[node] = [inputs, hashlib.sha256(data).hexdigest()]
 
-    def save(self) -> None:
-        self.state.write(MEMO, json.dumps(self.now, sort_keys=True) + "\n", mode=MEMO_MODE)
+    def save(self, others: tuple[str, ...] = ()) -> None:
+        """Write the memo of the nodes rendered now; `others` (not rendered this time, such as
+        another group's nodes) keep what the last memo said of them."""
+        kept = {node: self.before[node] for node in others if node in self.before and node not in self.now}
+        self.state.write(MEMO, json.dumps({**kept, **self.now}, sort_keys=True) + "\n", mode=MEMO_MODE)

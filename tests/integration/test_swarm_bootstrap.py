@@ -5,9 +5,14 @@ and each manager its worker-token endpoint the way blackfish-swarm-token.service
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shlex
+import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -92,14 +97,14 @@ def finish(process, timeout: float = 300) -> tuple[int, str]:
     return process.returncode, err
 
 
-@pytest.fixture(scope="module")
-def swarm(tmp_path_factory):
-    needs_netlab()
+@contextlib.contextmanager
+def bootstrapped(lab_name: str, subnet: str, nodes_yml: str, workdir: Path):
+    """A lab host per node of nodes_yml, each with its engine, every swarm-bootstrap run at once
+    (as nodes booting together would); yields the stack, the nodes and {name: (exit code, stderr)}."""
     from tests.support.netlab import Lab
 
-    workdir = tmp_path_factory.mktemp("swarm")
-    stack, _, rendered = render_yaml(STACK, workdir)
-    with Lab("bfsw", SUBNET) as lab:
+    stack, _, rendered = render_yaml(nodes_yml, workdir)
+    with Lab(lab_name, subnet) as lab:
         nodes = [Node(lab, r, workdir) for r in rendered]
         try:
             for node in nodes:
@@ -115,6 +120,13 @@ def swarm(tmp_path_factory):
         finally:
             for node in nodes:
                 node.stop_token_server()
+
+
+@pytest.fixture(scope="module")
+def swarm(tmp_path_factory):
+    needs_netlab()
+    with bootstrapped("bfsw", SUBNET, STACK, tmp_path_factory.mktemp("swarm")) as booted:
+        yield booted
 
 
 def node_table(manager) -> dict[str, str]:
@@ -201,3 +213,63 @@ def test_a_worker_whose_managers_cannot_lead_retries_then_says_why_it_gave_up(sw
     reason = last.split("last error: 10.242.0.12: join: ", 1)[-1]
     assert reason != last and any(why in reason for why in (
         "did not finish within", "Timeout was reached", "does not have a leader", "context deadline exceeded")), last
+
+
+# --- a first manager that lost its state (issue 15, fault 4) ------------------------------
+
+REJOIN_SUBNET = "10.242.5.0/24"
+REJOIN_STACK = """
+    stack: rejoin
+    provider: docker
+    admin-network: 10.242.5.0/24
+    nodes:
+      - ip: 10.242.5.11
+      - ip: 10.242.5.12
+      - ip: 10.242.5.13
+"""
+
+
+@pytest.fixture(scope="module")
+def three_managers(tmp_path_factory):
+    needs_netlab()
+    with bootstrapped("bfsr", REJOIN_SUBNET, REJOIN_STACK, tmp_path_factory.mktemp("rejoin")) as (_, nodes, results):
+        for name, (code, err) in results.items():
+            assert code == 0, f"{name}: {err}"
+        yield nodes
+
+
+def swarm_ids(nodes) -> set[str]:
+    return {node.engine.cli("info", "--format", "{{.Swarm.Cluster.ID}}").stdout.strip() for node in nodes}
+
+
+def test_a_first_manager_that_lost_its_state_while_its_peers_are_slow_rejoins_the_swarm(three_managers):
+    first, second, third = three_managers
+    (before,) = swarm_ids(three_managers)
+    # The first manager comes back with an empty /var/lib/docker (a recreated VM or container).
+    first.host.stop_dockerd()
+    shutil.rmtree(first.engine.root / "data")
+    first.start_engine()
+    assert first.engine.cli("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip() == "inactive"
+    # Its peers are slow: their engines hold every request while it bootstraps.
+    paused = [second.engine.process.pid, third.engine.process.pid]
+    for pid in paused:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        process = first.bootstrap(budget=120, remote_timeout=3)
+        time.sleep(15)  # several rounds of asking the silent peers
+        assert process.poll() is None, finish(process)[1]
+        assert first.engine.cli("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip() == "inactive"
+    finally:
+        for pid in paused:
+            os.kill(pid, signal.SIGCONT)
+    code, err = finish(process)
+    assert code == 0, err
+    assert "not starting a swarm before every manager answers" in err
+    assert "initialising" not in err and "joining as manager through" in err
+    assert swarm_ids(three_managers) == {before}  # exactly one swarm, the one that was there
+    assert first.engine.cli("info", "--format", "{{.Swarm.ControlAvailable}}").stdout.strip() == "true"
+    # Its old entry is gone: three managers, none unreachable.
+    assert "removed this node's old swarm entry" in err
+    listed = second.engine.cli("node", "ls", "--format", "{{.Hostname}} {{.ManagerStatus}}").stdout.split("\n")
+    assert sorted(line.split()[0] for line in listed if line) == ["rejoin-01", "rejoin-02", "rejoin-03"]
+    assert sorted(line.split()[1] for line in listed if line) == ["Leader", "Reachable", "Reachable"]

@@ -96,6 +96,11 @@ class DockerProvider(Provider):
                         raise UsageError(
                             f"docker network {network.name} has subnet {subnet}, but admin-network is "
                             f"{stack.admin_network}; `blackfish destroy {stack.name}` first to change it")
+                    # A later group (docs/groups.md) may name the address the network gave this machine.
+                    gateway = pool.get("Gateway")
+                    if clash := [n.name for n in stack.nodes if n.ip == gateway]:
+                        raise UsageError(f"node {clash[0]}: {gateway} is this machine's address on docker network "
+                                         f"{network.name}; give the node another ip")
                 elif ipaddress.ip_network(subnet).overlaps(wanted):
                     raise UsageError(f"admin-network {stack.admin_network} overlaps docker network "
                                      f"{network.name} ({subnet}); choose another admin-network in nodes.yml")
@@ -170,7 +175,7 @@ class DockerProvider(Provider):
 
     def halt(self, stack: Stack, state: StateDir) -> None:
         client = host_engine()
-        running = [c for c in self._containers(client, stack).values() if c.status == "running"]
+        running = [c for c in self._labelled(client, stack)["container"] if c.status == "running"]
         _all_at_once(running, lambda c: c.stop(timeout=STOP_TIMEOUT))
 
     def destroy(self, stack: Stack, state: StateDir) -> list[str]:
@@ -215,10 +220,18 @@ class DockerProvider(Provider):
     # --- steps -------------------------------------------------------------------------
 
     def _labelled(self, client, stack: Stack) -> dict[str, list]:
+        """What carries the stack's label; for one group of a larger stack (stack.members, see
+        docs/groups.md) only its nodes' containers and volumes: the network stays for the others."""
         selector = {"label": f"{dn.LABEL_STACK}={stack.name}"}
-        return {"container": client.containers.list(all=True, filters=selector),
-                "volume": client.volumes.list(filters=selector),
-                "network": client.networks.list(filters=selector)}
+        found = {"container": client.containers.list(all=True, filters=selector),
+                 "volume": client.volumes.list(filters=selector),
+                 "network": client.networks.list(filters=selector)}
+        if stack.members:
+            names = {n.name for n in stack.nodes}
+            found = {"container": [c for c in found["container"] if c.labels.get(dn.LABEL_NODE) in names],
+                     "volume": [v for v in found["volume"] if (v.attrs.get("Labels") or {}).get(dn.LABEL_NODE) in names],
+                     "network": []}
+        return found
 
     def _containers(self, client, stack: Stack) -> dict:
         found = client.containers.list(all=True, filters={"label": f"{dn.LABEL_STACK}={stack.name}"})
@@ -230,7 +243,7 @@ class DockerProvider(Provider):
         name = dn.network_name(stack)
         if client.networks.list(names=[name], filters={"label": f"{dn.LABEL_STACK}={stack.name}"}):
             return
-        taken = {n.ip for n in stack.nodes}
+        taken = {n.ip for n in stack.all_nodes}
         gateway = next(str(ip) for ip in ipaddress.ip_network(stack.admin_network).hosts() if str(ip) not in taken)
         ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=stack.admin_network, gateway=gateway)])
         client.networks.create(name, driver="bridge", ipam=ipam, labels=dn.labels(stack), check_duplicate=True)

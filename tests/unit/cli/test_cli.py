@@ -54,7 +54,7 @@ def test_validate_says_the_same_with_or_without_click(args, tmp_path):
     for spelling in (("-f", str(nodes)), ("--file", str(nodes)), (f"--file={nodes}",)):
         result = blackfish(*args, "validate", *spelling)
         assert (result.returncode, result.stderr) == (0, "")
-        assert result.stdout == f"{nodes}: ok: stack 'vagrant', 3 node(s), provider virtualbox\n"
+        assert result.stdout == f"{nodes}: ok: stack 'vagrant', group 'nodes', 3 node(s), provider virtualbox\n"
     nodes.write_text("stack: vagrant\nnodes:\n  - ip: 10.0.0.300\n")
     result = blackfish(*args, "validate", "-f", str(nodes))
     assert result.returncode == 2 and result.stdout == ""

@@ -97,16 +97,20 @@ def test_a_host_with_no_known_resolver_gets_the_lines_to_add_itself(tmp_path):
     assert missing.value.detail == dns.dnsmasq_conf("s", SERVERS)
 
 
-def test_a_stack_joining_another_consul_asks_its_own_agents(tmp_path):
+def test_a_group_without_consul_servers_asks_the_servers_of_the_stacks_other_groups(tmp_path):
     from blackfish.model import config
     from blackfish.model.stack import plan
 
-    text = stack_yaml(ips=("10.241.0.11", "10.241.0.12")).replace("nodes:\n", "consul-joinip: 10.241.0.99\nnodes:\n")
-    text = text.replace("  - ip: 10.241.0.12\n", "  - ip: 10.241.0.12\n    roles: [swarm-manager]\n")
-    text = text.replace("  - ip: 10.241.0.11\n", "  - ip: 10.241.0.11\n    roles: [swarm-manager]\n")
-    stack = plan(config.parse(text).config)
-    assert stack.consul_servers == []
-    assert dns.consul_dns_servers(stack) == ["10.241.0.11", "10.241.0.12"]
+    control = plan(config.parse(stack_yaml(ips=("10.241.0.11",)), "control.yml", tmp_path / "control.yml").config,
+                   source=tmp_path / "control.yml")
+    workers_yml = "stack: s\nprovider: docker\nadmin-network: 10.241.0.0/24\nnodes:\n  - name: w1\n    ip: 10.241.0.21\n    roles: []\n"
+    from blackfish.groups import context_of
+
+    loaded = config.parse(workers_yml, "workers.yml", tmp_path / "workers.yml",
+                          context_for=lambda c, path: context_of(control, "workers"))
+    workers = plan(loaded.config, source=tmp_path / "workers.yml", recorded=control)
+    assert [n.group for n in workers.nodes] == ["control", "workers"]
+    assert dns.consul_dns_servers(workers) == ["10.241.0.11"]
 
 
 def test_cli_dry_run_for_macos_and_resolved(bf_home, tmp_path):

@@ -93,3 +93,11 @@ def test_provider_aws_needs_region_and_subnet():
     found = problems(GOOD.replace("region: eu-west-1\n", "").replace("subnet-id: subnet-0123456789abcdef0\n", ""))
     assert any("provider aws needs `region:`" in line for line in found)
     assert any("provider aws needs `subnet-id:`" in line for line in found)
+
+
+def test_several_registry_nodes_share_the_aws_stacks_bucket_without_registry_storage():
+    two_registries = GOOD.replace("    instance-type: m7g.large\n", "    instance-type: m7g.large\n    docker-registry: true\n")
+    two_registries = two_registries.replace("    availability-zone: eu-west-1a\n", "    availability-zone: eu-west-1a\n    docker-registry: true\n")
+    assert len(plan(config.parse(two_registries).config).registries) == 2
+    assert any("docker-registry nodes need shared storage" in line
+               for line in problems(two_registries.replace("s3bucket: cloud-registry\n", "")))

@@ -108,6 +108,15 @@ def test_id_is_an_engine_label_of_every_node(tmp_path):
         assert "io.blackfish.id=east-7" in daemon["labels"]
 
 
+def test_validate_refuses_two_registry_nodes_without_shared_storage(tmp_path):
+    (tmp_path / "nodes.yml").write_text("stack: demo\nnodes:\n  - ip: 192.168.56.10\n    docker-registry: true\n"
+                                        "  - ip: 192.168.56.11\n    docker-registry: true\n")
+    result = blackfish("validate", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("nodes.yml:6:22: nodes[1].docker-registry: 2 docker-registry nodes need shared storage")
+    assert_no_traceback(result)
+
+
 @pytest.mark.parametrize("name", ["a-", "-a", "A", "a.b", "a\n", "x" * 64, "status"])
 def test_one_stack_name_rule_for_nodes_yml_the_command_line_and_the_trust_stores(name, tmp_path):
     from blackfish.host.trust.store import Target

@@ -179,7 +179,7 @@ def test_services_follow_roles_and_stack_settings(full):
     assert "blackfish-registry.service" in registry_units
     assert "blackfish-registry.service" not in units(user_data(by_name["lab-04"]))
     lb_units = units(user_data(by_name["lab-02"]))
-    assert {"blackfish-haproxy.service", "blackfish-consul-template.service", "blackfish-haproxy-reload.path"} <= set(lb_units)
+    assert {"blackfish-haproxy.service", "blackfish-consul-template.service", "blackfish-haproxy-reload.service"} <= set(lb_units)
     assert by_name["lab-01"].images == {s: full[0].images[s] for s in ("consul", "registrator", "registry", "telegraf")}
 
 
@@ -270,7 +270,9 @@ def test_given_secrets_win_and_render_never_changes_what_booted_the_stack(tmp_pa
 
     stack, state, nodes = render_yaml(MINIMAL + "    consul-key: 3q2+7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", tmp_path)
     assert 'encrypt        = "3q2+7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="' in files(user_data(nodes[0]))["/etc/blackfish/consul/consul.hcl"]
-    assert not (state.path / "secrets/consul-key").exists()
+    # Stored too (0600): a later nodes file of the stack that leaves it out uses the same (docs/groups.md).
+    assert (state.path / "secrets/consul-key").read_text() == "3q2+7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
+    assert (state.path / "secrets/consul-key").stat().st_mode & 0o777 == 0o600
     assert record.booted(state) is None
     record.save_booted(state, "docker", ["solo-01"])
     booted = record.booted(state)
@@ -329,3 +331,47 @@ def test_a_broken_user_template_is_one_error_with_its_place(tmp_path):
         render_yaml(MINIMAL, tmp_path, templates=tmp_path / "absent")
 
 
+
+
+LABELS_AS = {
+    "mapping": "labels: {env: test}\n    nodes:\n      - ip: 10.242.0.11\n        labels: {type: control, ssd: true}\n",
+    "list": "labels: [env=test]\n    nodes:\n      - ip: 10.242.0.11\n        labels:\n          - type=control\n          - ssd=true\n",
+}
+
+
+def test_labels_as_the_seeds_list_or_as_a_mapping_render_the_same_engine_labels(tmp_path):
+    rendered = {}
+    for form, labels in LABELS_AS.items():
+        text = f"""
+    stack: lab
+    admin-network: 10.242.0.0/24
+    {labels}"""
+        (tmp_path / form).mkdir()
+        _, _, nodes = render_yaml(text, tmp_path / form)
+        written = files(user_data(nodes[0]))
+        rendered[form] = (json.loads(written["/etc/docker/daemon.json"])["labels"],
+                          parse_env_file(written["/etc/blackfish/swarm.env"])["NODE_LABELS"])
+    assert rendered["list"] == rendered["mapping"]
+    engine, swarm = rendered["list"]
+    assert engine[-3:] == ["env=test", "type=control", "ssd=true"]
+    assert swarm.split() == engine
+
+
+def test_several_registry_nodes_share_the_storage_given_in_nodes_yml(tmp_path):
+    _, _, nodes = render_yaml("""
+    stack: lab
+    admin-network: 10.242.0.0/24
+    registry-storage:
+      s3: {bucket: lab-images, region: eu-west-1, regionendpoint: "http://10.242.0.200:9000", secure: false}
+    nodes:
+      - ip: 10.242.0.11
+        docker-registry: true
+      - ip: 10.242.0.12
+        docker-registry: true
+    """, tmp_path)
+    configs = [yaml.safe_load(files(user_data(node))["/etc/blackfish/registry/config.yml"]) for node in nodes]
+    for config in configs:
+        assert config["storage"]["s3"] == {"bucket": "lab-images", "region": "eu-west-1",
+                                           "regionendpoint": "http://10.242.0.200:9000", "secure": False}
+        assert "filesystem" not in config["storage"] and config["storage"]["delete"] == {"enabled": True}
+    assert configs[0]["http"]["secret"] == configs[1]["http"]["secret"]

@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 
 import pytest
 
@@ -14,7 +15,7 @@ from tests.conftest import needs_tool
 
 FILES = builtin_templates() / "files"
 SHELLS = [s for s in ("dash", "bash", "busybox") if shutil.which(s)]
-POSIX_SCRIPTS = ("swarm-bootstrap", "blackfish-hosts", "drop-vagrant-keys")
+POSIX_SCRIPTS = ("swarm-bootstrap", "blackfish-hosts", "haproxy-reload", "drop-vagrant-keys")
 
 
 def shell_argv(shell: str) -> list[str]:
@@ -125,3 +126,43 @@ def test_swarm_bootstrap_says_a_manager_did_not_answer_in_time(shell, tmp_path):
     assert proc.returncode == 1
     last = proc.stderr.strip().splitlines()[-1]
     assert "gave up after" in last and last.endswith("last error: 10.0.0.1: join-token: no answer within 1 s"), proc.stderr
+
+
+def wait_until(predicate, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_haproxy_reload_loads_the_last_of_a_burst_of_rewrites_and_retries_a_failed_reload(shell, tmp_path):
+    """The watcher's contract, with a reload command that copies what it 'loads' (the real haproxy
+    in a systemd node: tests/cluster/test_service_faults.py)."""
+    config, loaded, broken = tmp_path / "haproxy.cfg", tmp_path / "loaded", tmp_path / "broken"
+    config.write_text("v0\n")
+    # Fails while `broken` exists, like `docker kill` while haproxy's container is down.
+    reload = f'test ! -e {broken} && cp {config} {loaded}.tmp && mv {loaded}.tmp {loaded}'
+    watcher = subprocess.Popen([*shell_argv(shell), str(FILES / "haproxy-reload"), "sh", "-c", reload],
+                               env={**os.environ, "HAPROXY_CONFIG": str(config), "RELOAD_INTERVAL": "0.1"},
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_until(lambda: loaded.exists() and loaded.read_text() == "v0\n")
+        for i in range(1, 11):  # consul-template's way: a new file renamed into place
+            (tmp_path / "new").write_text(f"v{i}\n")
+            (tmp_path / "new").rename(config)
+            time.sleep(0.02)
+        assert wait_until(lambda: loaded.read_text() == "v10\n")
+        broken.touch()
+        config.write_text("v11\n")
+        time.sleep(0.5)
+        assert loaded.read_text() == "v10\n"
+        broken.unlink()
+        assert wait_until(lambda: loaded.read_text() == "v11\n")
+        assert watcher.poll() is None
+    finally:
+        watcher.terminate()
+        _, err = watcher.communicate(timeout=10)
+    assert err.count("reload failed") == 1, err  # said once, not once per look
