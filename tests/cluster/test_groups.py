@@ -15,6 +15,7 @@ import pytest
 
 from blackfish.providers.docker.node import LABEL_NODE, LABEL_STACK
 from tests.conftest import needs_tool
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -95,8 +96,9 @@ def test_two_files_make_one_swarm_of_five_ready_nodes_with_one_ca(stack, tmp_pat
         cert.write_text(stack.on_node(node, "cat", "/etc/docker/tls/cert.pem").stdout)
         verify = subprocess.run(["openssl", "verify", "-CAfile", str(ca), str(cert)], capture_output=True, text=True)
         assert verify.returncode == 0 and verify.stdout.strip().endswith(": OK"), verify.stdout + verify.stderr
-    labels = stack.docker("node", "inspect", "w1", "--format", "{{range $k, $v := .Spec.Labels}}{{$k}}={{$v}} {{end}}")
-    assert "tier=workers" in labels.split()
+    # A worker cannot label itself: a manager's blackfish-swarm-sync.timer (every minute) copies its engine labels.
+    labels = lambda: stack.docker("node", "inspect", "w1", "--format", "{{range $k, $v := .Spec.Labels}}{{$k}}={{$v}} {{end}}")
+    assert wait_for(lambda: "tier=workers" in labels().split(), 150, "w1's labels from a manager")
 
     rows = stack.status()
     assert {name: row["group"] for name, row in rows.items()} == {
