@@ -107,7 +107,7 @@ def test_status_lists_every_node_as_not_created_through_vagrant(vhome, tmp_path,
         ("edge", "192.168.56.13", "not_created", "virtualbox")]
     table = blackfish("status", "vt", cwd=elsewhere, env=env)
     assert table.returncode == 0
-    assert table.out.split("\n")[0].split() == ["NODE", "IP", "ROLES", "STATE", "PROVIDER"]
+    assert table.out.split("\n")[0].split() == ["NODE", "GROUP", "IP", "ROLES", "STATE", "PROVIDER"]
     assert table.out.count("not_created") == 3
 
 
