@@ -108,7 +108,7 @@ HANGING_MANAGER = """#!/bin/sh
 case "$*" in
   *"swarm join-token"*) exec sleep 30 ;;
   "-H tcp://"*"Swarm.ControlAvailable"*) echo true ;;
-  *"Swarm.LocalNodeState"*) echo inactive ;;
+  *"Swarm.LocalNodeState"*) echo inactive false ;;
 esac
 """
 
@@ -126,6 +126,42 @@ def test_swarm_bootstrap_says_a_manager_did_not_answer_in_time(shell, tmp_path):
     assert proc.returncode == 1
     last = proc.stderr.strip().splitlines()[-1]
     assert "gave up after" in last and last.endswith("last error: 10.0.0.1: join-token: no answer within 1 s"), proc.stderr
+
+
+# A docker CLI stand-in for a join that failed on a slow machine: the engine reports swarm
+# state 'error' (it never leaves it by itself) until `swarm leave --force`. Every call is
+# logged; the state lives in a file.
+FAILED_JOIN = """#!/bin/sh
+echo "$*" >>"$STANDIN/calls"
+case "$*" in
+  "-H tcp://"*"Swarm.ControlAvailable"*) echo true ;;
+  "-H tcp://"*"swarm join-token -q manager") echo SWMTKN-1-manager ;;
+  *"Swarm.LocalNodeState"*) echo "$(cat "$STANDIN/state") $(cat "$STANDIN/control") n2id" ;;
+  *"swarm leave --force") echo inactive >"$STANDIN/state" ;;
+  *"swarm join --token SWMTKN-1-manager"*) echo active >"$STANDIN/state"; echo true >"$STANDIN/control" ;;
+  *"swarm join-token -q worker") echo SWMTKN-1-worker ;;
+esac
+"""
+
+
+@pytest.mark.parametrize("shell", [s for s in SHELLS if s != "busybox"])
+def test_swarm_bootstrap_leaves_a_failed_join_and_joins_again(shell, tmp_path):
+    (tmp_path / "docker").write_text(FAILED_JOIN)
+    (tmp_path / "docker").chmod(0o755)
+    (tmp_path / "state").write_text("error\n")
+    (tmp_path / "control").write_text("false\n")
+    env = {"PATH": f"{tmp_path}:{os.environ['PATH']}", "STANDIN": str(tmp_path), "NODE_NAME": "m2",
+           "NODE_IP": "10.0.0.2", "ROLE": "manager", "FIRST_MANAGER": "10.0.0.1", "MANAGERS": "10.0.0.1 10.0.0.2",
+           "SWARM_RETRY_BUDGET": "20", "TOKEN_DIR": str(tmp_path / "token")}
+    proc = subprocess.run([*shell_argv(shell), str(FILES / "swarm-bootstrap")], capture_output=True, text=True,
+                          env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "the join failed (swarm state 'error'); left the swarm to join again" in proc.stderr
+    assert proc.stderr.strip().endswith("node m2 (10.0.0.2) is a swarm manager, node id n2id")
+    calls = (tmp_path / "calls").read_text().splitlines()
+    leave = calls.index("-H unix:///var/run/docker.sock swarm leave --force")
+    assert any("swarm join --token SWMTKN-1-manager" in call for call in calls[leave:])
+    assert (tmp_path / "token" / "worker-token").read_text() == "SWMTKN-1-worker\n"
 
 
 def wait_until(predicate, timeout: float = 10.0) -> bool:
