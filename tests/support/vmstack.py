@@ -47,3 +47,15 @@ class VmStack(ClusterStack):
         started = time.monotonic()
         self.ok("up", self.name, "--parallel", "2", *extra, timeout=UP_TIMEOUT)
         return time.monotonic() - started
+
+    def diagnose(self, nodes: tuple[str, ...]) -> str:
+        """What a failed run needs to be understood: each node's docker and user-data units."""
+        report = []
+        for node in nodes:
+            ran = self.cli("ssh", self.name, node, "--",
+                           "sudo systemctl --no-pager --failed; sudo systemctl --no-pager status docker "
+                           "'flatcar-vagrant*' 'user-cloudinit*' | tail -n 40; sudo ss -ltnp; "
+                           "sudo journalctl --no-pager -b -n 60 -u docker", timeout=120)
+            report.append(f"--- {node} (exit {ran.returncode})\n{ran.stdout[-6000:]}{ran.stderr[-2000:]}")
+        return "\n".join(report)
+

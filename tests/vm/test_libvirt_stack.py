@@ -45,11 +45,16 @@ def stack(tmp_path_factory):
     box = ensure_box()
     vm = VmStack(NAME, tmp_path_factory.mktemp(NAME), nodes_yml(NAME, box.name, NODES, registry=registry_image()))
     vm.remove_leftovers()
-    seconds = vm.up()
-    print(f"\n{NAME}: `blackfish up` of {len(NODES)} nodes returned after {seconds:.0f} s")
-    yield vm
-    vm.destroy()
-    vm.remove_leftovers()
+    try:
+        seconds = vm.up()
+        print(f"\n{NAME}: `blackfish up` of {len(NODES)} nodes returned after {seconds:.0f} s")
+        yield vm
+    except BaseException:
+        print(vm.diagnose(NODES))
+        raise
+    finally:
+        vm.destroy()
+        vm.remove_leftovers()
 
 
 def test_up_returns_once_the_swarm_has_formed(stack):
