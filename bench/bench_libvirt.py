@@ -21,31 +21,13 @@ sys.path.insert(0, str(REPO))
 
 NAME = "bfbenchvm"
 NODES = ("b1", "b2", "b3")
-BARE_VAGRANTFILE = """\
-Vagrant.configure("2") do |config|
-  config.vm.box = "{box}"
-  config.ssh.insert_key = false
-  config.vm.define "bare" do |node|
-    node.vm.provider :libvirt do |lv|
-      lv.driver = "{driver}"
-      lv.default_prefix = "bfbenchbare-"
-      lv.memory = 1024
-      lv.cpus = 1
-      lv.management_network_name = "bfbenchbare-mgmt"
-      lv.management_network_address = "{mgmt}"
-      lv.management_network_mode = "none"
-    end
-  end
-end
-"""
-
-
 def _bare_vagrant_up(box: str, driver: str, mgmt: str) -> float:
-    from tests.support.libvirt import vagrant
+    from tests.support.libvirt import Scope, vagrant, vagrantfile
 
-    with tempfile.TemporaryDirectory(prefix="bench-bare-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-bare-") as tmp, Scope("bfbenchbare") as scope:
         project = Path(tmp)
-        (project / "Vagrantfile").write_text(BARE_VAGRANTFILE.format(box=box, driver=driver, mgmt=mgmt))
+        (project / "Vagrantfile").write_text(vagrantfile(box, scope.prefix, mgmt, node="bare", memory=1024,
+                                                         driver=driver))
         try:
             started = time.perf_counter()
             proc = vagrant("up", cwd=project)

@@ -43,3 +43,22 @@ def make_stack(tmp_path_factory, built_node_image):
     for stack in stacks:
         stack.destroy()
         stack.remove_leftovers()
+
+
+@pytest.fixture(scope="module")
+def booted_with_services(make_stack):
+    """booted_with_services(name, nodes_yml) -> a booted stack whose engines have busybox, the
+    registry and haproxy (none can be pulled here); nodes_yml's {registry} and {haproxy} are
+    filled with those images' names."""
+    from tests.support.cluster import registry_image
+    from tests.support.images import busybox_image
+    from tests.support.service_images import haproxy_image
+
+    def boot(name: str, nodes_yml: str) -> ClusterStack:
+        busybox, registry, haproxy = busybox_image(), registry_image(), haproxy_image()
+        stack = make_stack(name, nodes_yml.format(registry=registry, haproxy=haproxy))
+        stack.up()
+        stack.ok("load", name, busybox, registry, haproxy)
+        return stack
+
+    return boot

@@ -11,9 +11,7 @@ import subprocess
 
 import pytest
 
-from tests.support.cluster import registry_image
 from tests.support.images import busybox_image
-from tests.support.service_images import haproxy_image
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
@@ -47,12 +45,8 @@ MANAGER_CLIENT_CERT = ["--cert", "/etc/docker/tls/client-cert.pem", "--key", "/e
 
 
 @pytest.fixture(scope="module")
-def stack(make_stack):
-    busybox, registry, haproxy = busybox_image(), registry_image(), haproxy_image()
-    stack = make_stack(NAME, NODES_YML.format(registry=registry, haproxy=haproxy))
-    stack.up()
-    stack.ok("load", NAME, busybox, registry, haproxy)
-    return stack
+def stack(booted_with_services):
+    return booted_with_services(NAME, NODES_YML)
 
 
 def test_up_gives_three_ready_swarm_nodes(stack):

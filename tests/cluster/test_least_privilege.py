@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cluster.test_docker_cluster import wait_for
-from tests.support.cluster import registry_image
+from tests.support.waiting import wait_for
 from tests.support.images import busybox_image
-from tests.support.service_images import haproxy_image
 
 pytestmark = pytest.mark.cluster
 
@@ -47,12 +45,8 @@ VAGRANT_ED25519 = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIN1YdxBpNlzxDqfJyw/QKow1
 
 
 @pytest.fixture(scope="module")
-def stack(make_stack):
-    busybox, registry, haproxy = busybox_image(), registry_image(), haproxy_image()
-    stack = make_stack(NAME, NODES_YML.format(registry=registry, haproxy=haproxy))
-    stack.up()
-    stack.ok("load", NAME, busybox, registry, haproxy)
-    return stack
+def stack(booted_with_services):
+    return booted_with_services(NAME, NODES_YML)
 
 
 def test_the_worker_joins_without_engine_credentials(stack):
@@ -67,7 +61,10 @@ def test_the_worker_joins_without_engine_credentials(stack):
 def test_finding_6_another_engine_refuses_the_workers_certificate(stack):
     refused = stack.on_node("w2", "docker", "-H", "tcp://10.244.16.11:2376", *WORKER_TLS, "run", "--rm", busybox_image(), "true")
     assert refused.returncode != 0
-    assert "tls" in refused.stderr.lower() or "certificate" in refused.stderr.lower(), refused.stderr
+    # Under TLS 1.3 the client learns of the refusal after its handshake: as a TLS alert, or as
+    # the connection the engine closed while the request was being written.
+    said = refused.stderr.lower()
+    assert any(word in said for word in ("tls", "certificate", "broken pipe", "connection reset")), refused.stderr
     ping = stack.on_node("w2", "curl", "-s", "--max-time", "5", "--cacert", "/etc/docker/tls/ca.pem",
                          "--cert", "/etc/docker/tls/cert.pem", "--key", "/etc/docker/tls/key.pem",
                          "https://10.244.16.11:2376/_ping")

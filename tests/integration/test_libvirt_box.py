@@ -19,36 +19,22 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.libvirt import Scope, ensure_box, free_subnets, needs_libvirt, vagrant, vagrant_env
+from tests.support.libvirt import Scope, ensure_box, free_subnets, needs_libvirt, vagrant, vagrant_env, vagrantfile
 
 pytestmark = pytest.mark.integration
 
 USER_DATA_DIR = "/var/lib/flatcar-vagrant"
 APPLY_UNIT = f'"user-cloudinit@$(systemd-escape --path {USER_DATA_DIR}/vagrantfile-user-data).service"'
 
-VAGRANTFILE = """\
-Vagrant.configure("2") do |config|
-  config.vm.box = "{box}"
-  config.ssh.insert_key = false
-  config.vm.provider :libvirt do |lv|
-    lv.uri = "qemu:///system"
-    lv.default_prefix = "{prefix}"
-    lv.memory = 768
-    lv.cpus = 1
-    lv.management_network_name = "{prefix}mgmt"
-    lv.management_network_address = "{mgmt}"
-    lv.management_network_mode = "none"
-  end
-  config.vm.define "n1" do |node|
-    node.vm.hostname = "n1"
+# What blackfish's Vagrantfile gives a node: a fixed address on an isolated network, and the
+# user-data sent by a file provisioner, then renamed into place.
+NODE = """\
     node.vm.network "private_network", ip: "{ip}", netmask: "255.255.255.0",
       libvirt__network_name: "{prefix}admin", libvirt__forward_mode: "none", libvirt__dhcp_enabled: false
     node.vm.provision "user-data", type: "file", source: "user-data", destination: "/tmp/vagrantfile-user-data"
     node.vm.provision "apply-user-data", type: "shell", privileged: true,
       inline: "set -e; mkdir -p {dir}; install -m 0600 /tmp/vagrantfile-user-data {dir}/.new; " \\
               "mv -f {dir}/.new {dir}/vagrantfile-user-data; rm -f /tmp/vagrantfile-user-data"
-  end
-end
 """
 
 # A write_files entry and a unit that reads it: the unit's output shows which version ran.
@@ -109,8 +95,8 @@ def test_box_boots_as_a_vm_with_flatcars_vagrant_contract(box, scope, tmp_path):
     ip = str(ipaddress.ip_network(admin)[11])
     project = tmp_path / "project"
     project.mkdir()
-    (project / "Vagrantfile").write_text(VAGRANTFILE.format(box=box.name, prefix=scope.prefix, mgmt=mgmt, ip=ip,
-                                                            dir=USER_DATA_DIR))
+    body = NODE.format(ip=ip, prefix=scope.prefix, dir=USER_DATA_DIR)
+    (project / "Vagrantfile").write_text(vagrantfile(box.name, scope.prefix, mgmt, node="n1", body=body))
     (project / "user-data").write_text(USER_DATA.format(greeting="hello v1"))
 
     up, marks = timed_vagrant_up(project)

@@ -72,6 +72,31 @@ def vagrant(*args: str, cwd: Path, timeout: float = 900, **extra_env: str) -> su
                           capture_output=True, text=True, timeout=timeout)
 
 
+def vagrantfile(box: str, prefix: str, mgmt: str, *, node: str, memory: int = 768, driver: str | None = None,
+                body: str = "") -> str:
+    """A plain Vagrantfile of one VM of the test box, without blackfish: every libvirt name starts
+    with `prefix` (a Scope's), Vagrant's management network `mgmt` is isolated; `body` is Ruby
+    added inside the node's block (networks, provisioners)."""
+    return f"""\
+Vagrant.configure("2") do |config|
+  config.vm.box = "{box}"
+  config.ssh.insert_key = false
+  config.vm.provider :libvirt do |lv|
+    lv.uri = "{URI}"{f'{chr(10)}    lv.driver = "{driver}"' if driver else ""}
+    lv.default_prefix = "{prefix}"
+    lv.memory = {memory}
+    lv.cpus = 1
+    lv.management_network_name = "{prefix}mgmt"
+    lv.management_network_address = "{mgmt}"
+    lv.management_network_mode = "none"
+  end
+  config.vm.define "{node}" do |node|
+    node.vm.hostname = "{node}"
+{body}  end
+end
+"""
+
+
 def needs_libvirt() -> None:
     """Skip (fail under CI=true) unless this machine can boot the test box as a VM."""
     needs(os.geteuid() == 0, "VMs need root here (libvirt's system instance, the box build)")
