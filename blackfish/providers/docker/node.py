@@ -2,9 +2,9 @@
 
 A node is a container running systemd as PID 1 and a docker engine whose data lives in a
 named volume. `container_options()` is the whole container definition as a pure function;
-the privilege decision is made by `create_and_start()`: `--privileged` first, and where the host
-refuses it ("unable to apply caps", as when the host's capability bounding set lacks a
-capability) the explicit equivalent: every capability the host has, seccomp and apparmor
+the privilege decision is the provider's: `--privileged` first, and where the host refuses it
+(`create_and_start()` raises PrivilegeRefused on "unable to apply caps", as when the host's
+capability bounding set lacks a capability) the explicit equivalent: every capability the host has, seccomp and apparmor
 unconfined, all devices, a writable /sys/fs/cgroup.
 """
 
@@ -115,30 +115,30 @@ def container_options(stack: Stack, node: Node, image: str, *, privileged: bool,
     return options
 
 
-def create_and_start(client, stack: Stack, node: Node, image: str, privileged: bool | None,
-                     hostname: str | None = None) -> tuple[object, bool]:
-    """Create and start the node's container; return it and whether it runs privileged.
+class PrivilegeRefused(Exception):
+    """The host refuses --privileged ("unable to apply caps"); the container was removed again."""
 
-    With privileged=None, try --privileged and fall back when the host refuses it."""
+
+def create_and_start(client, stack: Stack, node: Node, image: str, privileged: bool, hostname: str | None = None):
+    """Create and start the node's container; PrivilegeRefused when privileged and the host refuses it."""
     from docker.errors import APIError
 
     cgroup_version = int(client.info().get("CgroupVersion") or 1)
     endpoint = client.api.create_endpoint_config(ipv4_address=node.ip)
-    for attempt in ([True, False] if privileged is None else [privileged]):
-        options = container_options(stack, node, image, privileged=attempt, cgroup_version=cgroup_version,
-                                    hostname=hostname)
-        try:
-            container = client.containers.create(networking_config={network_name(stack): endpoint}, **options)
-        except APIError as exc:
-            raise ProviderError(f"{node.name}: cannot create its container: {exc.explanation or exc}") from None
-        try:
-            container.start()
-            return container, attempt
-        except APIError as exc:
-            container.remove(force=True)
-            if not (attempt and _CAPS_REFUSED in str(exc)):
-                raise ProviderError(f"{node.name}: cannot start its container: {exc.explanation or exc}") from None
-    raise AssertionError("unreachable")
+    options = container_options(stack, node, image, privileged=privileged, cgroup_version=cgroup_version,
+                                hostname=hostname)
+    try:
+        container = client.containers.create(networking_config={network_name(stack): endpoint}, **options)
+    except APIError as exc:
+        raise ProviderError(f"{node.name}: cannot create its container: {exc.explanation or exc}") from None
+    try:
+        container.start()
+    except APIError as exc:
+        container.remove(force=True)
+        if privileged and _CAPS_REFUSED in str(exc):
+            raise PrivilegeRefused() from None
+        raise ProviderError(f"{node.name}: cannot start its container: {exc.explanation or exc}") from None
+    return container
 
 
 class NodeTarget:
@@ -163,7 +163,7 @@ class NodeTarget:
             code, output = self.run(("systemctl", "is-system-running"))
             if output.strip() in ("initializing", "starting", "running", "degraded", "maintenance"):
                 return
-            time.sleep(0.2)
+            time.sleep(0.1)
         raise ProviderError(f"{self.name}: systemd did not come up within {timeout:.0f} s: {output.strip()}")
 
 
