@@ -2,9 +2,9 @@
 
 A node is a container running systemd as PID 1 and a docker engine whose data lives in a
 named volume. `container_options()` is the whole container definition as a pure function;
-the privilege decision is the provider's: `--privileged` first, and where the host refuses it
-(`create_and_start()` raises PrivilegeRefused on "unable to apply caps", as when the host's
-capability bounding set lacks a capability) the explicit equivalent: every capability the host has, seccomp and apparmor
+the privilege decision is the provider's: `--privileged`, unless `privileged_refused()` knows
+it cannot work or `create_and_start()` raises PrivilegeRefused ("unable to apply caps", as when
+the host's capability bounding set lacks a capability); then the explicit equivalent: every capability the host has, seccomp and apparmor
 unconfined, all devices, a writable /sys/fs/cgroup.
 """
 
@@ -77,6 +77,13 @@ def host_capabilities(status: str | None = None) -> list[str]:
 
 def missing_capabilities(present: list[str]) -> list[str]:
     return [name for name in CAPABILITIES if name not in present]
+
+
+def privileged_refused(engine_url: str, status: str | None = None) -> bool:
+    """True where --privileged cannot work, so trying it would only cost a container: the
+    engine is this machine's (its unix socket) and this machine's capability bounding set lacks
+    a capability, which runc then cannot grant ("unable to apply caps"). Elsewhere only trying tells."""
+    return engine_url == "http+docker://localhost" and bool(missing_capabilities(host_capabilities(status)))
 
 
 def container_options(stack: Stack, node: Node, image: str, *, privileged: bool, cgroup_version: int,

@@ -73,7 +73,7 @@ class DockerProvider(Provider):
     name = "docker"
 
     def __init__(self):
-        self._privileged: bool | None = None  # learnt from the first container this run creates
+        self._privileged: bool | None = None  # known beforehand, or learnt from the first container this run creates
 
     # --- the Provider contract -------------------------------------------------------
 
@@ -112,6 +112,8 @@ class DockerProvider(Provider):
         ensure_node_image(client, image, progress=lambda message: progress(stack.nodes[0].name, message))
         self._ensure_network(client, stack)
         existing = self._containers(client, stack)
+        if self._privileged is None and dn.privileged_refused(client.api.base_url):
+            self._privileged = False
         # Managers first, the first manager at the very front: it starts the swarm.
         order = sorted(stack.nodes, key=lambda n: (n is not stack.first_manager, not n.is_manager))
 
