@@ -227,8 +227,9 @@ def together(target: Target, runs: list[Run]) -> list[tuple[int, str]]:
             results.append((int(words[2]), []))
         elif results:
             results[-1][1].append(line)
-    if code != 0 or not results:
-        raise ProviderError(f"{target.name}: the unit commands could not run (`sh` exited with {code})",
+    stopped = bool(results) and results[-1][0] != 0 and runs[len(results) - 1].check
+    if code != 0 or not (len(results) == len(runs) or stopped):
+        raise ProviderError(f"{target.name}: the commands did not all run (`sh` exited with {code})",
                             detail=output.strip() or None)
     return [(code, "\n".join(text)) for code, text in results]
 

@@ -4,8 +4,8 @@ A node is a container running systemd as PID 1 and a docker engine whose data li
 named volume. `container_options()` is the whole container definition as a pure function;
 the privilege decision is the provider's: `--privileged`, unless `privileged_refused()` knows
 it cannot work or `create_and_start()` raises PrivilegeRefused ("unable to apply caps", as when
-the host's capability bounding set lacks a capability); then the explicit equivalent: every capability the host has, seccomp and apparmor
-unconfined, all devices, a writable /sys/fs/cgroup.
+the host's capability bounding set lacks a capability); then the explicit equivalent: every
+capability the host has, seccomp and apparmor unconfined, all devices, a writable /sys/fs/cgroup.
 """
 
 from __future__ import annotations

@@ -201,6 +201,15 @@ def test_a_command_with_quotes_and_several_lines_of_output_is_run_and_reported_a
     assert node.calls == 1
 
 
+def test_commands_that_did_not_all_run_are_an_error(tmp_path):
+    """A script cut short (the node stopping, say) must not pass for commands that succeeded."""
+    node = LocalNode(tmp_path)
+    runs = [Run(("true",), "first", check=False), Run(("sh", "-c", "kill -9 $PPID"), "cut", check=False),
+            Run(("true",), "never", check=False)]
+    with pytest.raises(ProviderError, match="the commands did not all run"):
+        cloudinit.together(node, runs)
+
+
 @pytest.mark.parametrize("change, message", [
     ("coreos:\n  units:\n    - name: a.service\n      drop-ins: []\n", "coreos.units[0].drop-ins: unknown key; did you mean 'drop_ins'?"),
     ("runcmd:\n  - echo hi\n", "runcmd: unknown key; blackfish applies only: hostname, ssh_authorized_keys, write_files, coreos"),
