@@ -1,9 +1,13 @@
-"""The docker provider against its floor (issue 17), both measured in this run, round-robin.
+"""The docker provider against its floors (issue 17), all measured in this run, round-robin.
 
 - `blackfish up --provider docker --parallel 3` of 3 new nodes, to a ready swarm, divided by
   bench/floor_docker.py's boot (the same engine starting 3 node containers until each
-  one's dockerd answers);
-- `up` after `halt` (the same swarm coming back), divided by floor_docker.py's restart;
+  one's dockerd answers), and by that boot plus form_swarm (plain `docker swarm init` and
+  `join` on those engines until the first lists 3 ready managers): what any tool that
+  brings up a swarm must do, of which the first floor leaves out the swarm;
+- `up` after `halt` (the same swarm coming back), divided by floor_docker.py's restart (plain
+  containers) and by its restart_swarm (stopped swarm managers until they list each other
+  ready again): restarted managers answer only once they have elected a raft leader;
 - `destroy` of the 3 nodes, in seconds.
 
 The note gives where `up`'s time went, step by step (the time each step's lines came out).
@@ -62,7 +66,7 @@ def run() -> list[dict]:
     from tests.support.cluster import ClusterStack, node_image
 
     image = node_image()
-    ups, agains, destroys, floors, restarts, profile = [], [], [], [], [], ""
+    ups, agains, destroys, floors, swarms, restarts, swarm_restarts, profile = [], [], [], [], [], [], [], ""
     with tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp:
         stack = ClusterStack(NAME, Path(tmp), NODES_YML)
         stack.remove_leftovers()
@@ -70,6 +74,8 @@ def run() -> list[dict]:
             for _ in range(ROUNDS):
                 floors.append(floor_docker.boot(image))
                 restarts.append(floor_docker.restart())
+                swarms.append(floors[-1] + floor_docker.form_swarm())
+                swarm_restarts.append(floor_docker.restart_swarm())
                 floor_docker.remove()
                 seconds, profile = timed(stack, "up", NAME, "--provider", "docker", "--parallel", "3")
                 ups.append(seconds)
@@ -82,12 +88,16 @@ def run() -> list[dict]:
             floor_docker.remove()
             stack.destroy()
             stack.remove_leftovers()
+    median = statistics.median
     return [
         ratio_row("docker", "up, 3 new nodes, --parallel 3", [u / f for u, f in zip(ups, floors)], 1.5,
-                  f"{statistics.median(ups):.1f} s; floor {statistics.median(floors):.1f} s; "
-                  f"steps ended at: {profile} s"),
+                  f"{median(ups):.1f} s; floor {median(floors):.1f} s; steps ended at: {profile} s"),
+        ratio_row("docker", "up, 3 new nodes, vs plain docker to a swarm", [u / f for u, f in zip(ups, swarms)], 1.5,
+                  f"floor {median(swarms):.1f} s: engines answering, then swarm init and 2 joins"),
         ratio_row("docker", "up after halt", [a / r for a, r in zip(agains, restarts)], 1.5,
-                  f"{statistics.median(agains):.1f} s; floor {statistics.median(restarts):.1f} s"),
+                  f"{median(agains):.1f} s; floor {median(restarts):.1f} s"),
+        ratio_row("docker", "up after halt, vs plain docker swarm managers", [a / r for a, r in zip(agains, swarm_restarts)],
+                  1.5, f"floor {median(swarm_restarts):.1f} s: stopped managers back to a raft leader and 3 ready nodes"),
         ratio_row("docker", "destroy, 3 nodes", destroys, 3, f"node image {image}", unit="s"),
     ]
 

@@ -1,14 +1,19 @@
-"""The floor of the docker provider (issue 17): what the same engine needs to start N node
-containers and get their dockerd answering, with the plain docker CLI and nothing else.
+"""The floors of the docker provider (issue 17): what the same engine needs, with the plain
+docker CLI and nothing else, to start N node containers and get their dockerd answering, and
+to make those engines one swarm of N managers.
 
 Each node is the node image run as a provider node runs (systemd as PID 1, privileged or,
 where the host refuses that, its explicit equivalent, its own cgroup namespace on a cgroup v2 host, tmpfs /run,
 a volume for /var/lib/docker, a static IP on a bridge network made beforehand); its engine starts on the first request to its socket (the image
 enables docker.socket). `boot` times creating and starting them all at once until
 `docker exec NODE docker version` answers in each; `restart` times the same from stopped
-containers, as `up` after `halt` finds them.
+containers, as `up` after `halt` finds them. `form_swarm` times `docker swarm init` on the
+first and `docker swarm join` (as managers, at once) on the others until the first lists
+every node ready; `restart_swarm` times starting those stopped swarm managers until the same
+holds again: their engines answer only once the managers have elected a raft leader, which
+swarmkit's election timeout (10 ticks of 1 s, randomised up to twice that) bounds from below.
 
-    python bench/floor_docker.py [IMAGE]     # boot, restart, then remove 3 nodes
+    python bench/floor_docker.py [IMAGE]     # boot, restart, form_swarm, restart_swarm, remove 3 nodes
 """
 
 from __future__ import annotations
@@ -87,6 +92,43 @@ def restart(count: int = 3) -> float:
     return _all(_start, count)
 
 
+def form_swarm(count: int = 3) -> float:
+    """Seconds from `count` running engines (boot's) to one swarm of `count` ready managers."""
+    started = time.perf_counter()
+    _docker("exec", _name(0), "docker", "swarm", "init", "--advertise-addr", IPS[0])
+    token = _docker("exec", _name(0), "docker", "swarm", "join-token", "-q", "manager").stdout.strip()
+
+    def join(i: int) -> None:
+        if i:
+            _docker("exec", _name(i), "docker", "swarm", "join", "--token", token, "--advertise-addr", IPS[i], f"{IPS[0]}:2377")
+
+    _all(join, count)
+    _wait_for_swarm(count)
+    return time.perf_counter() - started
+
+
+def restart_swarm(count: int = 3) -> float:
+    """Seconds from `count` stopped swarm managers (form_swarm's, stopped here, untimed) to their
+    engines answering and the first listing every node ready again."""
+    _docker("stop", *(_name(i) for i in range(count)))
+    started = time.perf_counter()
+    _all(_start, count)
+    _wait_for_swarm(count)
+    return time.perf_counter() - started
+
+
+def _wait_for_swarm(count: int) -> None:
+    deadline = time.monotonic() + ANSWER_TIMEOUT
+    while True:
+        listed = _docker("exec", _name(0), "docker", "node", "ls", "--format", "{{.Status}} {{.ManagerStatus}}", check=False)
+        ready = [line for line in listed.stdout.splitlines() if line.split()[:1] == ["Ready"] and len(line.split()) == 2]
+        if listed.returncode == 0 and len(ready) == count:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the floor's swarm did not list {count} ready managers within {ANSWER_TIMEOUT:g} s")
+        time.sleep(0.1)
+
+
 def remove(count: int = 3) -> None:
     _docker("rm", "-f", "-v", *(_name(i) for i in range(count)), check=False)
     _docker("volume", "rm", "-f", *(f"{_name(i)}-docker" for i in range(count)), check=False)
@@ -98,6 +140,7 @@ if __name__ == "__main__":
 
     node_image = sys.argv[1] if len(sys.argv) > 1 else DEFAULT_IMAGE
     try:
-        print(f"boot {boot(node_image):.2f} s, restart {restart():.2f} s")
+        print(f"boot {boot(node_image):.2f} s, restart {restart():.2f} s, form_swarm {form_swarm():.2f} s, "
+              f"restart_swarm {restart_swarm():.2f} s")
     finally:
         remove()

@@ -1,8 +1,9 @@
 """Booting a stack's nodes in waves, with one failure policy for every provider.
 
-The first node boots alone (it creates what the others share: VirtualBox imports the box
-into its first VM, the first docker container settles the privilege question, the first
-manager starts the swarm), then `parallel` nodes at a time. When a node fails, the rest of
+The first node boots alone where it creates what the others share (VirtualBox imports the
+box into its first VM), then `parallel` nodes at a time; a provider whose nodes share
+nothing of the kind boots `parallel` at a time from the start (`first_alone=False`: the
+docker provider; its nodes' swarm bootstrap orders itself). When a node fails, the rest of
 its wave finishes (a half-booted machine is worse than a booted one), no new wave starts,
 and one ProviderError names every node that failed with its reason.
 """
@@ -17,16 +18,17 @@ from blackfish.model.stack import Node
 from blackfish.providers.base import Progress
 
 
-def waves(nodes: Sequence[Node], parallel: int) -> list[list[Node]]:
-    """The first node alone, then groups of `parallel`."""
+def waves(nodes: Sequence[Node], parallel: int, first_alone: bool = True) -> list[list[Node]]:
+    """The first node alone (unless not first_alone), then groups of `parallel`."""
     nodes, size = list(nodes), max(1, parallel)
-    return [nodes[:1]] + [nodes[i:i + size] for i in range(1, len(nodes), size)] if nodes else []
+    first = [nodes[:1]] if first_alone and nodes else []
+    return first + [nodes[i:i + size] for i in range(len(first), len(nodes), size)]
 
 
 def boot_in_waves(nodes: Sequence[Node], boot_one: Callable[[Node], None], *, parallel: int,
-                  progress: Progress) -> None:
+                  progress: Progress, first_alone: bool = True) -> None:
     """boot_one(node) for every node, wave by wave; raise one ProviderError for every failure."""
-    planned = waves(nodes, parallel)
+    planned = waves(nodes, parallel, first_alone)
     if not planned:
         return
     with ThreadPoolExecutor(max_workers=max(len(w) for w in planned)) as pool:

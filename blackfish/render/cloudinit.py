@@ -27,9 +27,10 @@ import difflib
 import gzip
 import posixpath
 import re
+import secrets
 import shlex
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Callable, Protocol
 
 import yaml
 
@@ -181,22 +182,67 @@ def plan(config: CloudConfig, current_hostname: str | None = None) -> list[Step]
     return steps
 
 
-def apply(config: CloudConfig, target: Target, current_hostname: str | None = None) -> list[str]:
+def apply(config: CloudConfig, target: Target, current_hostname: str | None = None,
+          before_systemd: Callable[[], None] | None = None) -> list[str]:
     """Apply `config` to `target`; return the unit commands that failed (with output).
 
-    Raises ProviderError when a step other than a unit command fails."""
+    Raises ProviderError when a step other than a unit command fails. Consecutive commands go
+    to the node together (`together()`): one command in a node costs more than most steps.
+    `before_systemd()` is called once, before the first command that talks to systemd (the
+    docker provider waits there for the node's systemd to boot: the files go in meanwhile)."""
     failures = []
-    for step in plan(config, current_hostname):
-        if isinstance(step, PutFiles):
-            target.put(step.entries)
+    for group in _groups(plan(config, current_hostname)):
+        if isinstance(group, PutFiles):
+            target.put(group.entries)
             continue
-        code, output = target.run(step.argv)
-        if code != 0:
-            message = f"{target.name}: {step.what} (`{shlex.join(step.argv)}`) failed with exit code {code}"
-            if step.check:
-                raise ProviderError(message, detail=output.strip() or None)
-            failures.append(f"{message}: {output.strip()}" if output.strip() else message)
+        if before_systemd and any(step.argv[0] == "systemctl" for step in group):
+            before_systemd()
+            before_systemd = None
+        for step, (code, output) in zip(group, together(target, group)):
+            if code != 0:
+                message = f"{target.name}: {step.what} (`{shlex.join(step.argv)}`) failed with exit code {code}"
+                if step.check:
+                    raise ProviderError(message, detail=output.strip() or None)
+                failures.append(f"{message}: {output.strip()}" if output.strip() else message)
     return failures
+
+
+def together(target: Target, runs: list[Run]) -> list[tuple[int, str]]:
+    """Run the commands in order as one `sh` script in the node: each one's exit code and
+    output, up to and including the first failing set-up step (`check`), after which the
+    script stops as apply() would."""
+    if len(runs) == 1:
+        return [target.run(runs[0].argv)]
+    mark = f"blackfish-step-{secrets.token_hex(8)}"  # a line no command prints
+    lines = []
+    for i, run in enumerate(runs):
+        lines.append(f"out=$({shlex.join(run.argv)} 2>&1); code=$?; printf '{mark} {i} %s\\n%s\\n' \"$code\" \"$out\"")
+        if run.check:
+            lines.append('[ "$code" = 0 ] || exit 0')
+    code, output = target.run(("sh", "-c", "\n".join(lines)))
+    results: list[tuple[int, list[str]]] = []
+    for line in output.splitlines():
+        words = line.split(" ")
+        if len(words) == 3 and words[0] == mark and words[1] == str(len(results)) and words[2].isdigit():
+            results.append((int(words[2]), []))
+        elif results:
+            results[-1][1].append(line)
+    stopped = bool(results) and results[-1][0] != 0 and runs[len(results) - 1].check
+    if code != 0 or not (len(results) == len(runs) or stopped):
+        raise ProviderError(f"{target.name}: the commands did not all run (`sh` exited with {code})",
+                            detail=output.strip() or None)
+    return [(code, "\n".join(text)) for code, text in results]
+
+
+def _groups(steps: list[Step]) -> list[PutFiles | list[Run]]:
+    """Each PutFiles alone, consecutive Runs together."""
+    groups: list[PutFiles | list[Run]] = []
+    for step in steps:
+        if isinstance(step, Run) and groups and isinstance(groups[-1], list):
+            groups[-1].append(step)
+        else:
+            groups.append([step] if isinstance(step, Run) else step)
+    return groups
 
 
 def _unit_steps(units: tuple[Unit, ...]) -> list[Step]:
@@ -223,7 +269,10 @@ def _unit_steps(units: tuple[Unit, ...]) -> list[Step]:
     for runtime in (False, True):
         names = [u.name for u in units if u.enable and u.runtime == runtime]
         if names:
-            steps.append(Run(("systemctl", "enable", "--force", *(["--runtime"] if runtime else []), *names), "enable units"))
+            # --no-reload: one daemon-reload follows for every change, as coreos-cloudinit does it
+            # (EnableUnitFiles over D-Bus, then Reload); systemctl would reload after each enable.
+            steps.append(Run(("systemctl", "enable", "--force", "--no-reload", *(["--runtime"] if runtime else []), *names),
+                             "enable units"))
     if any(u.content or u.mask or any(d.name and d.content for d in u.drop_ins) for u in units):
         steps.append(Run(("systemctl", "daemon-reload"), "reload systemd"))
     for unit in units:

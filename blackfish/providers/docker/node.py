@@ -2,10 +2,10 @@
 
 A node is a container running systemd as PID 1 and a docker engine whose data lives in a
 named volume. `container_options()` is the whole container definition as a pure function;
-the privilege decision is made by `create_and_start()`: `--privileged` first, and where the host
-refuses it ("unable to apply caps", as when the host's capability bounding set lacks a
-capability) the explicit equivalent: every capability the host has, seccomp and apparmor
-unconfined, all devices, a writable /sys/fs/cgroup.
+the privilege decision is the provider's: `--privileged`, unless `privileged_refused()` knows
+it cannot work or `create_and_start()` raises PrivilegeRefused ("unable to apply caps", as when
+the host's capability bounding set lacks a capability); then the explicit equivalent: every
+capability the host has, seccomp and apparmor unconfined, all devices, a writable /sys/fs/cgroup.
 """
 
 from __future__ import annotations
@@ -79,6 +79,13 @@ def missing_capabilities(present: list[str]) -> list[str]:
     return [name for name in CAPABILITIES if name not in present]
 
 
+def privileged_refused(engine_url: str, status: str | None = None) -> bool:
+    """True where --privileged cannot work, so trying it would only cost a container: the
+    engine is this machine's (its unix socket) and this machine's capability bounding set lacks
+    a capability, which runc then cannot grant ("unable to apply caps"). Elsewhere only trying tells."""
+    return engine_url == "http+docker://localhost" and bool(missing_capabilities(host_capabilities(status)))
+
+
 def container_options(stack: Stack, node: Node, image: str, *, privileged: bool, cgroup_version: int,
                       capabilities: list[str] | None = None, hostname: str | None = None) -> dict:
     """Keyword arguments for docker's `containers.create` (the docker SDK) for one node."""
@@ -115,30 +122,30 @@ def container_options(stack: Stack, node: Node, image: str, *, privileged: bool,
     return options
 
 
-def create_and_start(client, stack: Stack, node: Node, image: str, privileged: bool | None,
-                     hostname: str | None = None) -> tuple[object, bool]:
-    """Create and start the node's container; return it and whether it runs privileged.
+class PrivilegeRefused(Exception):
+    """The host refuses --privileged ("unable to apply caps"); the container was removed again."""
 
-    With privileged=None, try --privileged and fall back when the host refuses it."""
+
+def create_and_start(client, stack: Stack, node: Node, image: str, privileged: bool, hostname: str | None = None):
+    """Create and start the node's container; PrivilegeRefused when privileged and the host refuses it."""
     from docker.errors import APIError
 
     cgroup_version = int(client.info().get("CgroupVersion") or 1)
     endpoint = client.api.create_endpoint_config(ipv4_address=node.ip)
-    for attempt in ([True, False] if privileged is None else [privileged]):
-        options = container_options(stack, node, image, privileged=attempt, cgroup_version=cgroup_version,
-                                    hostname=hostname)
-        try:
-            container = client.containers.create(networking_config={network_name(stack): endpoint}, **options)
-        except APIError as exc:
-            raise ProviderError(f"{node.name}: cannot create its container: {exc.explanation or exc}") from None
-        try:
-            container.start()
-            return container, attempt
-        except APIError as exc:
-            container.remove(force=True)
-            if not (attempt and _CAPS_REFUSED in str(exc)):
-                raise ProviderError(f"{node.name}: cannot start its container: {exc.explanation or exc}") from None
-    raise AssertionError("unreachable")
+    options = container_options(stack, node, image, privileged=privileged, cgroup_version=cgroup_version,
+                                hostname=hostname)
+    try:
+        container = client.containers.create(networking_config={network_name(stack): endpoint}, **options)
+    except APIError as exc:
+        raise ProviderError(f"{node.name}: cannot create its container: {exc.explanation or exc}") from None
+    try:
+        container.start()
+    except APIError as exc:
+        container.remove(force=True)
+        if privileged and _CAPS_REFUSED in str(exc):
+            raise PrivilegeRefused() from None
+        raise ProviderError(f"{node.name}: cannot start its container: {exc.explanation or exc}") from None
+    return container
 
 
 class NodeTarget:
@@ -163,7 +170,7 @@ class NodeTarget:
             code, output = self.run(("systemctl", "is-system-running"))
             if output.strip() in ("initializing", "starting", "running", "degraded", "maintenance"):
                 return
-            time.sleep(0.2)
+            time.sleep(0.1)
         raise ProviderError(f"{self.name}: systemd did not come up within {timeout:.0f} s: {output.strip()}")
 
 

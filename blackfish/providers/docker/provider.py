@@ -73,7 +73,7 @@ class DockerProvider(Provider):
     name = "docker"
 
     def __init__(self):
-        self._privileged: bool | None = None  # learnt from the first container this run creates
+        self._privileged: bool | None = None  # known beforehand, or learnt from the first container this run creates
 
     # --- the Provider contract -------------------------------------------------------
 
@@ -112,6 +112,8 @@ class DockerProvider(Provider):
         ensure_node_image(client, image, progress=lambda message: progress(stack.nodes[0].name, message))
         self._ensure_network(client, stack)
         existing = self._containers(client, stack)
+        if self._privileged is None and dn.privileged_refused(client.api.base_url):
+            self._privileged = False
         # Managers first, the first manager at the very front: it starts the swarm.
         order = sorted(stack.nodes, key=lambda n: (n is not stack.first_manager, not n.is_manager))
 
@@ -138,16 +140,22 @@ class DockerProvider(Provider):
                     # What the node was given is still on its disk: it boots from its enabled units.
                     progress(node.name, "booting")
                     return
-            progress(node.name, "booting systemd")
-            target.wait_for_systemd()
             progress(node.name, "applying user-data")
             container.reload()
-            failures = cloudinit.apply(config, target, current_hostname=container.attrs["Config"]["Hostname"])
+
+            def wait_for_systemd() -> None:
+                progress(node.name, "waiting for systemd, then the units")
+                target.wait_for_systemd()
+
+            failures = cloudinit.apply(config, target, current_hostname=container.attrs["Config"]["Hostname"],
+                                       before_systemd=wait_for_systemd)
             dn.record_applied(target, digest)
             progress(node.name, f"user-data applied ({len(failures)} unit command(s) failed)" if failures else "user-data applied")
 
-        # The first node boots alone (it also settles the privilege question), then `parallel` at once.
-        boot_in_waves(order, boot, parallel=parallel, progress=progress)
+        # `parallel` at once from the first node on: the swarm bootstrap in the user-data orders
+        # itself (the first manager starts the swarm once every other manager answers, the others
+        # wait for it), and the first container's creation settles the privilege question.
+        boot_in_waves(order, boot, parallel=parallel, progress=progress, first_alone=False)
 
     def status(self, stack: Stack, state: StateDir) -> list[dict]:
         client = host_engine()
@@ -258,6 +266,12 @@ class DockerProvider(Provider):
         except docker.errors.NotFound:
             client.volumes.create(dn.volume_name(stack, node), labels=dn.labels(stack, node))
         with self._privilege_lock:
-            container, self._privileged = dn.create_and_start(client, stack, node, image, self._privileged,
-                                                              hostname=config.hostname)
-        return container
+            # The first container settles whether the host allows --privileged; the others wait for that answer only.
+            if self._privileged is None:
+                try:
+                    container = dn.create_and_start(client, stack, node, image, True, hostname=config.hostname)
+                    self._privileged = True
+                    return container
+                except dn.PrivilegeRefused:
+                    self._privileged = False
+        return dn.create_and_start(client, stack, node, image, self._privileged, hostname=config.hostname)

@@ -28,6 +28,14 @@ def test_capabilities_come_from_the_bounding_set():
     assert dn.missing_capabilities(caps) == ["SYS_RESOURCE"]
 
 
+def test_privileged_is_not_even_tried_where_this_machine_cannot_grant_every_capability():
+    full = STATUS.replace("000001fffeffffff", "000001ffffffffff")
+    assert dn.privileged_refused("http+docker://localhost", STATUS)  # runc would refuse: "unable to apply caps"
+    assert not dn.privileged_refused("http+docker://localhost", full)
+    # Another machine's engine: this machine's capabilities say nothing about it; trying tells.
+    assert not dn.privileged_refused("https://10.0.0.5:2376", STATUS)
+
+
 def test_a_node_is_named_labelled_and_addressed_after_its_stack():
     options = dn.container_options(STACK, NODE, "img", privileged=True, cgroup_version=1)
     assert options["name"] == "s1-s1-01" and options["hostname"] == "s1-01"

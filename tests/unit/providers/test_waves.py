@@ -1,5 +1,6 @@
-"""Booting in waves: the first node alone, then `parallel` at a time; a failure lets its wave
-finish, starts no new wave, and is reported for every failed node at once."""
+"""Booting in waves: the first node alone (unless the provider needs no such node), then
+`parallel` at a time; a failure lets its wave finish, starts no new wave, and is reported for
+every failed node at once."""
 
 from __future__ import annotations
 
@@ -52,6 +53,25 @@ def test_the_first_node_boots_alone_then_up_to_parallel_at_once():
     assert boot.seen[0] == ("a", frozenset({"a"}))
     assert sorted(name for name, _ in boot.seen) == ["a", "b", "c", "d", "e"]
     assert max(len(together) for _, together in boot.seen) == 2
+
+
+def test_without_a_first_node_alone_the_first_wave_is_parallel_nodes():
+    """The docker provider: its nodes share nothing the first must create, and the swarm
+    bootstrap in their user-data orders itself."""
+    assert [[n.name for n in w] for w in waves(nodes("a", "b", "c", "d", "e"), 2, first_alone=False)] == [
+        ["a", "b"], ["c", "d"], ["e"]]
+    boot = Recorder()
+    boot_in_waves(nodes("a", "b", "c"), boot, parallel=3, progress=boot.progress, first_alone=False)
+    assert max(len(together) for _, together in boot.seen) == 3
+
+
+def test_without_a_first_node_alone_a_failure_still_names_every_failed_node_of_its_wave():
+    boot = Recorder(fail={"a": ProviderError("cannot start its container"), "c": ProviderError("no systemd")})
+    with pytest.raises(ProviderError) as caught:
+        boot_in_waves(nodes("a", "b", "c", "d"), boot, parallel=3, progress=boot.progress, first_alone=False)
+    assert sorted(name for name, _ in boot.seen) == ["a", "b", "c"]  # the failing wave finished; d never starts
+    assert caught.value.message == "boot failed on 2 nodes: a: cannot start its container; c: no systemd"
+    assert sorted(boot.phases) == [("a", "failed: cannot start its container"), ("c", "failed: no systemd")]
 
 
 def test_parallel_1_boots_one_after_the_other():

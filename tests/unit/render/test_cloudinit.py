@@ -50,21 +50,51 @@ coreos:
 """.format(packed=base64.b64encode(gzip.compress(b"#!/bin/sh\necho tool\n")).decode())
 
 
-class FakeNode:
-    """Records what the applier does, in order; commands fail when listed in `failing`."""
+# Every command the applier may run; stubs stand in for them, so nothing on this machine changes.
+STUBBED = ("systemctl", "chown", "useradd", "id", "hostname", "rm", "readlink")
+
+
+class LocalNode:
+    """A node stand-in on this machine: commands run for real in a shell, with the commands in
+    STUBBED replaced on PATH by a stub that logs its arguments and fails (exit 1, printing
+    `boom`) when its command line is in `failing`. `log` holds what was put and run, in order."""
 
     name = "n1"
 
-    def __init__(self, failing=()):
+    def __init__(self, tmp_path, failing=()):
         self.log = []
-        self.failing = set(failing)
+        self.calls = 0
+        self.bin = tmp_path / "bin"
+        self.bin.mkdir()
+        self.record = tmp_path / "ran"
+        (tmp_path / "failing").write_text("".join("\x1f".join(argv) + "\n" for argv in failing))
+        stub = self.bin / "stub"
+        stub.write_text(f"""#!/bin/sh
+line=$(basename "$0"); for arg in "$@"; do line="$line$(printf '\\037')$arg"; done
+printf '%s\\n' "$line" >>{self.record}
+if grep -qxF -- "$line" {tmp_path / "failing"}; then echo boom; exit 1; fi
+""")
+        stub.chmod(0o755)
+        for command in STUBBED:
+            (self.bin / command).symlink_to(stub)
 
     def put(self, entries):
         self.log.append(("put", entries))
 
     def run(self, argv):
-        self.log.append(("run", tuple(argv)))
-        return (1, "boom\n") if tuple(argv) in self.failing else (0, "")
+        import os
+        import subprocess
+
+        self.calls += 1
+        before = self.record.read_text().splitlines() if self.record.exists() else []
+        done = subprocess.run(list(argv), capture_output=True, text=True,
+                              env={**os.environ, "PATH": f"{self.bin}:{os.environ['PATH']}"})
+        after = self.record.read_text().splitlines() if self.record.exists() else []
+        self.log.extend(("run", tuple(line.split("\x1f"))) for line in after[len(before):])
+        return done.returncode, done.stdout + done.stderr
+
+    def ran(self):
+        return [entry[1] for entry in self.log if entry[0] == "run"]
 
 
 def test_a_full_document_parses_into_files_and_units():
@@ -104,8 +134,9 @@ def test_steps_follow_coreos_cloudinit_order():
     assert placed["/etc/systemd/system/fleet.service"].link == "/dev/null"  # mask
     assert "/run/systemd/system/early.service" in placed  # runtime
     enables = [s.argv for s in steps if isinstance(s, Run) and s.what == "enable units"]
-    assert enables == [("systemctl", "enable", "--force", "docker-tls-tcp.socket"),
-                       ("systemctl", "enable", "--force", "--runtime", "early.service")]
+    # No reload per enable: one daemon-reload follows them, as coreos-cloudinit does it.
+    assert enables == [("systemctl", "enable", "--force", "--no-reload", "docker-tls-tcp.socket"),
+                       ("systemctl", "enable", "--force", "--no-reload", "--runtime", "early.service")]
 
 
 def test_the_hostname_is_left_alone_when_it_is_already_right():
@@ -113,18 +144,70 @@ def test_the_hostname_is_left_alone_when_it_is_already_right():
     assert all(getattr(s, "what", "") != "set the hostname" for s in steps)
 
 
-def test_a_failing_unit_command_does_not_stop_the_rest():
-    node = FakeNode(failing={("systemctl", "start", "docker-tls-tcp.socket")})
+def test_the_commands_run_in_the_planned_order_in_few_calls_into_the_node(tmp_path):
+    node = LocalNode(tmp_path)
+    assert cloudinit.apply(cloudinit.parse(DOC), node, current_hostname="other") == []
+    planned = [s.argv for s in cloudinit.plan(cloudinit.parse(DOC), current_hostname="other") if isinstance(s, Run)]
+    ran = node.ran()
+    assert ran[0] == ("hostname", "n1")
+    assert ran[-6:] == [argv for argv in planned if argv[0] == "systemctl"]
+    # Consecutive commands go together: a call into a node (docker exec, ssh) costs more than most steps.
+    assert node.calls == 4  # hostname and useradd; the keys' chown; the owners; every unit step
+
+
+def test_a_failing_unit_command_does_not_stop_the_rest(tmp_path):
+    node = LocalNode(tmp_path, failing={("systemctl", "start", "docker-tls-tcp.socket")})
     failures = cloudinit.apply(cloudinit.parse(DOC), node, current_hostname="n1")
     assert failures == ["n1: start docker-tls-tcp.socket (`systemctl start docker-tls-tcp.socket`) failed with exit code 1: boom"]
     assert node.log[-1] == ("run", ("systemctl", "start", "docker.service"))
 
 
-def test_a_failing_set_up_step_is_an_error_with_the_output():
-    node = FakeNode(failing={("systemctl", "daemon-reload")})
+def test_each_failing_unit_command_is_reported_with_its_own_output(tmp_path):
+    node = LocalNode(tmp_path, failing={("systemctl", "stop", "docker.service"), ("systemctl", "start", "docker.service")})
+    failures = cloudinit.apply(cloudinit.parse(DOC), node, current_hostname="n1")
+    assert failures == ["n1: stop docker.service (`systemctl stop docker.service`) failed with exit code 1: boom",
+                        "n1: start docker.service (`systemctl start docker.service`) failed with exit code 1: boom"]
+
+
+def test_a_failing_set_up_step_is_an_error_with_the_output(tmp_path):
+    node = LocalNode(tmp_path, failing={("systemctl", "daemon-reload")})
     with pytest.raises(ProviderError, match="n1: reload systemd .* failed with exit code 1") as info:
         cloudinit.apply(cloudinit.parse(DOC), node, current_hostname="n1")
     assert info.value.detail == "boom"
+    assert node.ran()[-1] == ("systemctl", "daemon-reload")  # nothing after it ran
+
+
+def test_the_files_go_in_before_the_wait_for_systemd(tmp_path):
+    """The docker provider places a new node's files while its systemd boots, and waits for
+    systemd only before the first command that needs it."""
+    node = LocalNode(tmp_path)
+    cloudinit.apply(cloudinit.parse(DOC), node, current_hostname="n1",
+                    before_systemd=lambda: node.log.append(("wait for systemd",)))
+    kinds = [entry[0] if entry[0] != "put" else entry[1][0].path for entry in node.log]
+    waited = kinds.index("wait for systemd")
+    assert kinds.count("wait for systemd") == 1
+    assert "/etc/systemd/system/docker.service.d/10-blackfish.conf" in [e.path for _, entries in node.log[:waited]
+                                                                          if _ == "put" for e in entries]
+    assert node.log[waited + 1][1][0] == "systemctl" and all(entry[0] != "run" or entry[1][0] != "systemctl"
+                                                             for entry in node.log[:waited])
+
+
+def test_a_command_with_quotes_and_several_lines_of_output_is_run_and_reported_as_it_is(tmp_path):
+    node = LocalNode(tmp_path)
+    runs = [Run(("printf", "%s\\n%s\\n", "it's", "a \"b\""), "print", check=False),
+            Run(("sh", "-c", "echo out; echo err >&2; exit 3"), "fail", check=False),
+            Run(("true",), "nothing")]
+    assert cloudinit.together(node, runs) == [(0, "it's\na \"b\""), (3, "out\nerr"), (0, "")]
+    assert node.calls == 1
+
+
+def test_commands_that_did_not_all_run_are_an_error(tmp_path):
+    """A script cut short (the node stopping, say) must not pass for commands that succeeded."""
+    node = LocalNode(tmp_path)
+    runs = [Run(("true",), "first", check=False), Run(("sh", "-c", "kill -9 $PPID"), "cut", check=False),
+            Run(("true",), "never", check=False)]
+    with pytest.raises(ProviderError, match="the commands did not all run"):
+        cloudinit.together(node, runs)
 
 
 @pytest.mark.parametrize("change, message", [

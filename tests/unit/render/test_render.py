@@ -196,6 +196,23 @@ def test_system_services_are_host_network_containers_that_never_block_startup(fu
     assert stack.images["consul"] in consul
 
 
+def test_no_unit_cloud_init_starts_waits_for_a_system_service_to_come_back(full):
+    """A system service whose image cannot be pulled yet fails and waits RestartSec before its
+    next try; a unit ordered after it (After=) would hold `systemctl start` -- and cloud-init
+    with it -- for those seconds. Units that need such a service retry on their own instead."""
+    _, _, nodes = full
+    for node in nodes:
+        doc = user_data(node)
+        rendered = units(doc)
+        services = {name for name, content in rendered.items() if "docker run" in content}
+        for unit in doc["coreos"]["units"]:
+            if unit.get("command") != "start" or unit["name"] not in rendered:
+                continue
+            after = {word for line in rendered[unit["name"]].splitlines() if line.startswith("After=")
+                     for word in line.removeprefix("After=").split()}
+            assert not after & services, f"{node.node.name}: {unit['name']} waits for {after & services}"
+
+
 def test_the_swarm_unit_and_its_settings(full):
     _, _, nodes = full
     doc = user_data(nodes[3])
