@@ -118,6 +118,9 @@ def test_provision_reapplies_changed_user_data_on_running_nodes(stack):
     # The engine of m3 carries the new label: the node applied its new user-data without a reboot.
     labels = stack.on_node("m3", "docker info --format '{{json .Labels}}'").stdout
     assert "reprovisioned=yes" in labels
+    # Once per node (vagrant-libvirt's `up --provision` would run the provisioners twice).
+    log = (stack.home / NAME / "vagrant" / "up.log").read_text()
+    assert sorted(re.findall(r"==> (m\d): Running provisioner: apply-user-data", log)) == list(NODES), log[-3000:]
     assert stack.swarm_nodes() == before
 
 

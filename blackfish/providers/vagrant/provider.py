@@ -125,21 +125,31 @@ class VagrantProvider(Provider):
     def boot(self, stack: Stack, state: StateDir, *, parallel: int, provision: bool, progress: Progress) -> None:
         workdir = write_vagrantfile(stack, state).parent
         env = vagrant_env(workdir, self.name)
+        # A running machine is provisioned with `vagrant provision`: vagrant-libvirt's `up
+        # --provision` runs the provisioners twice on one (docs/libvirt.md).
+        running = {name for name, (vm_state, _) in self._vagrant_status(workdir).items()
+                   if vm_state == "running"} if provision else set()
         with _Log(workdir / "up.log") as log:
 
             def boot_one(node: Node) -> None:
                 lines: list[str] = []
                 vagrant = open_vagrant(workdir, env, merge=True)
+                if node.name in running:
+                    command = ["provision", node.name]
+                    output = vagrant._stream_vagrant_command(command)  # python-vagrant streams only `up`
+                else:
+                    command = ["up", node.name]
+                    output = vagrant.up(vm_name=node.name, provider=self.name, provision=True if provision else None,
+                                        stream_output=True)
                 try:
-                    for line in vagrant.up(vm_name=node.name, provider=self.name,
-                                           provision=True if provision else None, stream_output=True):
+                    for line in output:
                         log.write(line)
                         lines.append(line)
                         phase = _PHASE.match(line)
                         if phase and phase["node"] == node.name:
                             progress(node.name, phase["text"])
                 except subprocess.CalledProcessError:
-                    raise failure(self.name, "".join(lines), f"`vagrant up {node.name}`", log.path) from None
+                    raise failure(self.name, "".join(lines), f"`vagrant {' '.join(command)}`", log.path) from None
                 progress(node.name, "running")
 
             boot_in_waves(stack.nodes, boot_one, parallel=parallel, progress=progress)
