@@ -142,10 +142,12 @@ def wait(stack: Stack, state: StateDir, endpoint: Endpoint, timeout: float, prog
                 if extra:
                     lines.append(f"{name}:")
                     lines.extend("  " + line for line in extra.rstrip().splitlines())
+            lines.append(f"The nodes keep trying: `blackfish check {stack.name}` tells when they are ready, and "
+                         "$BLACKFISH_UP_TIMEOUT (seconds) gives `up` longer, as slow machines (VMs without KVM) need.")
             raise ProviderError(
                 f"stack {stack.name!r}: {len(problems)} node(s) not ready after {timeout:.0f} s: "
                 + "; ".join(f"{name}: {problem}" for name, problem in problems.items()),
-                detail="\n".join(lines) or None,
+                detail="\n".join(lines),
             )
         time.sleep(POLL_INTERVAL)
 

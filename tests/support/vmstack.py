@@ -15,6 +15,7 @@ from tests.support.libvirt import free_subnets, vagrant_env
 from tests.support.vagrant import planned
 
 UP_TIMEOUT = 1800
+READY_TIMEOUT = 900
 
 
 def nodes_yml(name: str, box: str, nodes: tuple[str, ...], registry: str | None = None) -> str:
@@ -34,6 +35,8 @@ class VmStack(ClusterStack):
         super().__init__(name, workdir, nodes_yml_text)
         # What vagrant_env() sets on top of this environment: the shared VAGRANT_HOME, no update checks.
         self.env.update({key: value for key, value in vagrant_env().items() if os.environ.get(key) != value})
+        # Under TCG on 2 shared cores a 3-manager swarm forms in 1-10 minutes (docs/libvirt.md).
+        self.env["BLACKFISH_UP_TIMEOUT"] = str(READY_TIMEOUT)
 
     def plan(self) -> Stack:
         return planned(self.nodes_file)
