@@ -84,8 +84,8 @@ def _render(env: jinja2.Environment, stack: Stack, node: Node, context: dict) ->
     services = node_services(stack, node)
     variables = {
         "stack": stack, "node": node, "services": services, "images": stack.images,
-        # EC2 takes 16 KB of user-data: there the node scripts go without their comments.
-        "compact_scripts": stack.provider == "aws",
+        # EC2 takes 16 KB of user-data: there the node files go without their comments.
+        "compact": stack.provider == "aws",
         "labels": node_labels(stack, node), **context,
     }
     try:
@@ -214,17 +214,23 @@ def environment(user_templates: Path | None = None, sources: str | None = None) 
     @jinja2.pass_context
     def raw(context, name: str) -> str:
         """A file included as it is (no Jinja), its comment lines dropped where user-data is scarce."""
-        return compact_script(source(name)) if context.get("compact_scripts") else source(name)
+        return compacted(context, source(name))
 
-    env.globals["raw"] = raw
+    @jinja2.pass_context
+    def compacted(context, text: str) -> str:
+        return compact(text) if context.get("compact") else text
+
+    env.globals.update(raw=raw, compacted=compacted)
     return env
 
 
-def compact_script(text: str) -> str:
-    """A shell script without its comment-only and blank lines (the `#!` line stays); the
-    node scripts have no here-documents, where such a line would be data."""
+def compact(text: str) -> str:
+    """A node file (script, unit, configuration) without its comment-only and blank lines;
+    a `#!` first line stays. Every such line in the built-in files is a comment: their
+    here-documents and multi-line values hold none."""
     lines = text.splitlines(keepends=True)
-    return "".join(lines[:1] + [line for line in lines[1:] if line.strip() and not line.lstrip().startswith("#")])
+    head = lines[:1] if lines and lines[0].startswith("#!") else []
+    return "".join(head + [line for line in lines[len(head):] if line.strip() and not line.lstrip().startswith("#")])
 
 
 def _template_place(exc: Exception) -> str:

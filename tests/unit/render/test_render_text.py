@@ -60,8 +60,10 @@ def test_systemd_arguments_keep_specifiers_and_variables_literal():
     assert shlex.split(quoted) == ['say "hi" there']
 
 
-def test_compact_script_drops_comment_and_blank_lines_but_keeps_the_shebang_and_the_code():
-    from blackfish.render import compact_script
+def test_compact_drops_comment_and_blank_lines_but_keeps_the_shebang_and_the_code():
+    from blackfish.render import compact
 
     script = "#!/bin/sh\n# why\n\nset -eu\n  # indented why\necho '# not a comment' # trailing\n"
-    assert compact_script(script) == "#!/bin/sh\nset -eu\necho '# not a comment' # trailing\n"
+    assert compact(script) == "#!/bin/sh\nset -eu\necho '# not a comment' # trailing\n"
+    unit = "# Blackfish: why\n[Unit]\nDescription=x\n\n[Service]\n  # more why\nExecStart=/bin/true\n"
+    assert compact(unit) == "[Unit]\nDescription=x\n[Service]\nExecStart=/bin/true\n"
