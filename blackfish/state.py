@@ -71,8 +71,9 @@ TMP_SUFFIX = ".tmp"
 # Files that may be world-readable (inside the 0700 directory): certificates and public keys.
 PUBLIC_SUFFIXES = ("ca.pem", "cert.pem", ".pub")
 # Threads writing a batch's temp files (StateDir.batch): they overlap the kernel's work of
-# creating files with the caller's; where each file needs its own fsync, with those too.
-FLUSH_THREADS = 16
+# creating files (CPU, once syncfs spares each its fsync) with the caller's. More cost more
+# CPU in switches than they save on a 2-core machine (bench/bench_render.py).
+FLUSH_THREADS = 4
 
 
 def home() -> Path:
