@@ -61,14 +61,19 @@ def test_a_killed_writer_leaves_the_old_file(state):
         os.fsync = stall
         StateDir("s", Path({str(state.path.parent)!r})).write("nodes/n1/key.pem", b"new key\\n" * 1000)
     """)
+    kill_when_it_prints(script, "written")
+    assert state.read("nodes/n1/key.pem") == b"old key\n"
+
+
+def kill_when_it_prints(script: str, line: str) -> None:
+    """Run script in a new python, SIGKILL it (no cleanup) once it prints line."""
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:
-        assert proc.stdout.readline() == "written\n"
+        assert proc.stdout.readline() == line + "\n"
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         proc.stdout.close()
-    assert state.read("nodes/n1/key.pem") == b"old key\n"
 
 
 def test_an_unchanged_write_keeps_the_file_and_its_mtime(state):
@@ -198,13 +203,7 @@ def test_a_batch_killed_before_its_renames_leaves_the_previous_state(state):
                 state.write(f"nodes/n{{i}}/key.pem", f"new key {{i}}\\n")
             os.replace = stall
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline() == "staged\n"
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        proc.stdout.close()
+    kill_when_it_prints(script, "staged")
     assert [state.read(f"nodes/n{i}/key.pem") for i in range(10)] == [f"old key {i}\n".encode() for i in range(5)] + [None] * 5
     assert len(leftovers(state)) == 10
     with state.lock():  # the next command removes what the killed one left
