@@ -103,7 +103,7 @@ class _Staged:
         self.tmp: str | None = None
         self.done: Future | None = None
 
-    def bytes(self) -> bytes:
+    def content(self) -> bytes:
         data = self.data  # once None, tmp is set (_stage sets tmp first)
         if data is not None:
             return data
@@ -144,7 +144,7 @@ class StateDir:
         target = f"{self.path}/{rel}"  # a str: Path objects cost more than the read, 5 per node on a render
         pending = self._pending.get(target)
         if pending is not None:  # written in this batch, not yet in place
-            return pending.bytes()
+            return pending.content()
         self.refuse_links(target)
         try:
             with open(target, "rb") as f:
