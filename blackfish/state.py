@@ -291,9 +291,10 @@ class StateDir:
             os.chmod(d, 0o700)
 
     def remove(self, rel: str | Path) -> None:
-        self._drop(f"{self.path}/{rel}")
+        target = f"{self.path}/{rel}"  # a str, as in read(): a render removes 2 per worker
+        self._drop(target)
         with contextlib.suppress(FileNotFoundError):
-            (self.path / rel).unlink()
+            os.unlink(target)
 
     @contextlib.contextmanager
     def lock(self, wait: bool = True) -> Iterator[None]:
@@ -334,14 +335,14 @@ class StateDir:
         loosened by hand or by a umask (directories 0700, private files 0600). Runs whenever
         a command takes the lock; never follows a link."""
         for directory, dirs, files in os.walk(self.path):
-            _tighten(Path(directory), 0o700)
+            _tighten(directory, 0o700)
             for name in files:
-                path = Path(directory, name)
-                if path.is_symlink():
+                path = os.path.join(directory, name)  # a str: Path objects were half of a rerender's tidy
+                if os.path.islink(path):
                     continue
                 if name.endswith(TMP_SUFFIX) and not _writer_alive(name):
                     with contextlib.suppress(FileNotFoundError):
-                        path.unlink()
+                        os.unlink(path)
                     continue
                 _tighten(path, 0o644 if name.endswith(PUBLIC_SUFFIXES) else 0o600)
 
@@ -416,10 +417,10 @@ def _unlink_temps(staged) -> None:
                 os.unlink(one.tmp)
 
 
-def _tighten(path: Path, allowed: int) -> None:
+def _tighten(path: str, allowed: int) -> None:
     """Clear the mode bits of path that allowed does not grant (never loosens)."""
     try:
-        mode = path.lstat().st_mode & 0o777
+        mode = os.lstat(path).st_mode & 0o777
         if mode & ~allowed:
             os.chmod(path, mode & allowed)
     except FileNotFoundError:
