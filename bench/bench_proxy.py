@@ -5,7 +5,8 @@ Goals: warm (a remembered manager) <= 10 ms over docker ps, cold (probing the ma
 150 ms. The overhead is taken in BLOCKS runs of ROUNDS/BLOCKS rounds each, so the spread
 shows the noise of this shared machine. blackfish runs from bytecode, as `pip install`
 leaves it. Starts its own network lab with one TLS dockerd (root needed) and times from a
-client host in it.
+client host in it. The warm row's note also gives `python -c pass` (and with -I -S), timed in
+the same rounds: the interpreter's own start, which no Python command can go below.
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ def run() -> list[dict]:
             base = {**os.environ, "BLACKFISH_HOME": str(home)}
             with_env = {**base, **proxy.docker_env(proxy.Manager(node.name, node.ip, 2376), str(state.path))}
             with _bytecode(REPO / "blackfish"):
-                warm = _time_warm(client, state, {WARM: [*_blackfish(), STACK, "ps"], DOCKER: ["docker", "ps"]}, with_env)
+                warm = _time_warm(client, state, {WARM: [*_blackfish(), STACK, "ps"], DOCKER: ["docker", "ps"],
+                                                  **INTERPRETER}, with_env)
                 cold_argv = ["sh", "-c", f'rm -f "$BLACKFISH_HOME/{STACK}/{proxy.CACHE}" && exec "$@"', "sh",
                              *_blackfish(), STACK, "ps"]
                 cold = _time_in(client, {COLD: cold_argv, DOCKER: ["docker", "ps"]}, with_env, repeat=COLD_ROUNDS)
@@ -99,10 +101,15 @@ def run() -> list[dict]:
             os.environ["BLACKFISH_HOME"] = old_home
         shutil.rmtree(home, ignore_errors=True)
     docker_ms = statistics.median(warm[DOCKER]) * 1000
-    return [_overhead_row(WARM, warm, BLOCKS, 10, docker_ms), _overhead_row(COLD, cold, COLD_BLOCKS, 150, docker_ms)]
+    warm_row = _overhead_row(WARM, warm, BLOCKS, 10, docker_ms)
+    warm_row["note"] += "; " + ", ".join(f"{name} {statistics.median(warm[name]) * 1000:.1f} ms" for name in INTERPRETER)
+    return [warm_row, _overhead_row(COLD, cold, COLD_BLOCKS, 150, docker_ms)]
 
 
 WARM, COLD, DOCKER = "blackfish STACK ps, warm", "blackfish STACK ps, cold (probe)", "docker ps"
+# The floor under the warm overhead: the interpreter blackfish runs on, started with nothing to do
+# (with site, as the installed command starts it; and without, as no pip-installed script can).
+INTERPRETER = {"python -c pass": [sys.executable, "-c", "pass"], "python -I -S -c pass": [sys.executable, "-I", "-S", "-c", "pass"]}
 
 
 def _overhead_row(case: str, times: dict[str, list[float]], blocks: int, goal: float, docker_ms: float) -> dict:

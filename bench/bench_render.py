@@ -9,12 +9,15 @@ Each round renders into a new state directory in one process, after a warm-up re
 compiles the templates (a `blackfish render` process pays that once, about 0.1 s).
 Goals: first <= 1.5x, rerun <= 0.2x, per node at 10k <= 1.2x per node at 1k. The first
 render is also given against floor_render.layout_floor: the same work, written in the state
-directory's layout (three files and a directory per node, where the floor has one file).
+directory's layout (three files and a directory per node, where the floor has one file). The
+note gives the CPU seconds of the render and of the floor: on an idle disk the ratio is
+about theirs, on a busy one the floor's fsync per node weighs more (docs/performance.md).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import shutil
 import statistics
 import sys
@@ -46,51 +49,62 @@ def bench_stack(count: int) -> Stack:
     return plan(config.parse(text).config)
 
 
-def timed_render(stack: Stack, base: Path) -> tuple[float, float]:
-    """Seconds of the first render into an empty state directory, and of the rerun."""
+def cpu_seconds() -> float:
+    """CPU time of this process so far, user and system, every thread."""
+    return sum(os.times()[:2])
+
+
+def timed_render(stack: Stack, base: Path) -> tuple[float, float, float]:
+    """Seconds of the first render into an empty state directory, of the rerun, and the first's CPU seconds."""
     state = StateDir(stack.name, base)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     rendered = render.render_stack(stack, state)
-    first = time.perf_counter() - started
+    first, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     assert len(rendered) == len(stack.nodes) and all(r.changed for r in rendered)
     started = time.perf_counter()
     again = render.render_stack(stack, state)
     rerun = time.perf_counter() - started
     assert not any(r.changed for r in again), "the rerun wrote user-data"
     shutil.rmtree(state.path)
-    return first, rerun
+    return first, rerun, cpu
 
 
-def timed_floor(count: int, base: Path, measure=floor) -> float:
+def timed_floor(count: int, base: Path, measure=floor) -> tuple[float, float]:
+    """Seconds and CPU seconds of the floor."""
     directory = base / "floor"
     directory.mkdir()
     try:
-        return measure(count, directory)
+        cpu = cpu_seconds()
+        return measure(count, directory), cpu_seconds() - cpu
     finally:
         shutil.rmtree(directory)
 
 
 def run() -> list[dict]:
     stack = bench_stack(COUNT)
-    floors, layouts, firsts, reruns = [], [], [], []
+    floors, floor_cpus, layouts, firsts, reruns, cpus = [], [], [], [], [], []
     with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
         base = Path(tmp)
         timed_render(bench_stack(3), base)  # warm-up: compiles the templates
         for _ in range(ROUNDS):
-            floors.append(timed_floor(COUNT, base))
-            layouts.append(timed_floor(COUNT, base, layout_floor))
-            first, rerun = timed_render(stack, base)
+            seconds, floor_cpu = timed_floor(COUNT, base)
+            floors.append(seconds)
+            floor_cpus.append(floor_cpu)
+            layouts.append(timed_floor(COUNT, base, layout_floor)[0])
+            first, rerun, cpu = timed_render(stack, base)
             firsts.append(first)
             reruns.append(rerun)
-        large_floor = timed_floor(LARGE, base)
-        large_first, large_rerun = timed_render(bench_stack(LARGE), base)
+            cpus.append(cpu)
+        large_floor = timed_floor(LARGE, base)[0]
+        large_first, large_rerun, _ = timed_render(bench_stack(LARGE), base)
     floor_s = statistics.median(floors)
     per_node = statistics.median(firsts) / COUNT
     return [
         ratio_row("render", f"first render, {COUNT} nodes", [f / b for f, b in zip(firsts, floors)], 1.5,
-                  f"{statistics.median(firsts):.2f} s; floor {floor_s:.2f} s; "
+                  f"{statistics.median(firsts):.2f} s; floor {floor_s:.2f} s; CPU {statistics.median(cpus):.2f} s, "
+                  f"floor's {statistics.median(floor_cpus):.2f} s; "
                   f"{statistics.median([f / b for f, b in zip(firsts, layouts)]):.2f}x the layout floor "
-                  f"({statistics.median(layouts):.2f} s: the same with 3 files and a directory per node)"),
+                  f"({statistics.median(layouts):.2f} s: the same with 3 files and a directory per node, each fsync'd)"),
         ratio_row("render", f"rerender, {COUNT} nodes, nothing changed", [r / b for r, b in zip(reruns, floors)], 0.2,
                   f"{statistics.median(reruns) * 1000:.0f} ms"),
         ratio_row("render", f"first render, {LARGE} nodes, per node vs {COUNT}", [large_first / LARGE / per_node], 1.2,

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import secrets
+import stat
 import tempfile
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -68,8 +70,10 @@ def user_data_path(node_name: str) -> str:
 TMP_SUFFIX = ".tmp"
 # Files that may be world-readable (inside the 0700 directory): certificates and public keys.
 PUBLIC_SUFFIXES = ("ca.pem", "cert.pem", ".pub")
-# Threads writing a batch (StateDir.batch): enough for the journal to take many fsyncs per commit.
-FLUSH_THREADS = 16
+# Threads writing a batch's temp files (StateDir.batch): they overlap the kernel's work of
+# creating files (CPU, once syncfs spares each its fsync) with the caller's. More cost more
+# CPU in switches than they save on a 2-core machine (bench/bench_render.py).
+FLUSH_THREADS = 4
 
 
 def home() -> Path:
@@ -89,13 +93,32 @@ _HELD: dict[Path, _Held] = {}
 _HELD_GUARD = threading.Lock()
 
 
+class _Staged:
+    """One write of a batch: its bytes until its temp file holds them, then only that file's name."""
+
+    __slots__ = ("data", "tmp", "done")
+
+    def __init__(self, data: bytes):
+        self.data: bytes | None = data
+        self.tmp: str | None = None
+        self.done: Future | None = None
+
+    def content(self) -> bytes:
+        data = self.data  # once None, tmp is set (_stage sets tmp first)
+        if data is not None:
+            return data
+        with open(self.tmp, "rb") as f:
+            return f.read()
+
+
 class StateDir:
     def __init__(self, stack: str, base: Path | None = None):
         self.stack = stack
         self.path = (base or home()) / stack
         self._flush: ThreadPoolExecutor | None = None  # set inside batch()
-        self._pending: dict[str, tuple[bytes, Future]] = {}  # written, not yet on disk
-        self._flushed: list[Future] = []
+        self._pending: dict[str, _Staged] = {}  # written in this batch, renamed into place at its end
+        self._dropped: list[_Staged] = []  # overwritten or removed in this batch: temp files to delete
+        self._plain_dirs: set[str] = set()  # directories refuse_links() found not to be links
 
     def __repr__(self) -> str:
         return f"StateDir({str(self.path)!r})"
@@ -120,24 +143,34 @@ class StateDir:
     def read(self, rel: str | Path) -> bytes | None:
         target = f"{self.path}/{rel}"  # a str: Path objects cost more than the read, 5 per node on a render
         pending = self._pending.get(target)
-        if pending is not None:  # written in this batch, still being flushed
-            return pending[0]
-        self.refuse_links(Path(target))
+        if pending is not None:  # written in this batch, not yet in place
+            return pending.content()
+        self.refuse_links(target)
         try:
             with open(target, "rb") as f:
                 return f.read()
         except FileNotFoundError:
             return None
 
-    def refuse_links(self, target: Path) -> None:
+    def refuse_links(self, target: Path | str) -> None:
         """Blackfish neither reads nor writes through a symbolic link inside the state directory:
         a linked nodes/<n> would put a node's private key wherever the link points."""
-        inside = self.path
-        for part in target.relative_to(self.path).parts:
-            inside = inside / part
-            if inside.is_symlink():
+        inside, target = str(self.path), str(target)
+        if not target.startswith(inside + "/"):
+            raise ValueError(f"{target} is not inside {inside}")
+        for part in target[len(inside) + 1:].split("/"):
+            inside = f"{inside}/{part}"
+            if inside in self._plain_dirs:  # checked already: a render reads 9 files per node
+                continue
+            try:
+                mode = os.lstat(inside).st_mode
+            except FileNotFoundError:
+                return
+            if stat.S_ISLNK(mode):
                 raise UsageError(f"{inside} is a symbolic link; blackfish does not follow links in its state "
                                  "directory: remove it and run the command again")
+            if stat.S_ISDIR(mode):
+                self._plain_dirs.add(inside)
 
     def write(self, rel: str | Path, data: bytes | str, mode: int = 0o600) -> bool:
         """Write atomically; keep the file (bytes and mtime) when the content is unchanged.
@@ -152,31 +185,42 @@ class StateDir:
                 os.chmod(target, mode)
             return False
         if self._flush is None:
-            self._write_new(target, data, mode)
+            tmp = self._write_temp(target, data, mode, sync=True)
+            os.replace(tmp, target)
             return True
-        earlier = self._pending.get(target)
-        if earlier is not None:  # the same file twice in one batch: the later bytes must win
-            earlier[1].result()
-        flushing = self._flush.submit(self._write_new, target, data, mode)
-        self._flushed.append(flushing)
-        self._pending[target] = (data, flushing)
-        flushing.add_done_callback(lambda _: self._settled(target, flushing))
+        self._drop(target)  # the same file twice in one batch: the later bytes win
+        staged = self._pending[target] = _Staged(data)
+        staged.done = self._flush.submit(self._stage, staged, target, mode)
         return True
 
-    def _write_new(self, target: str, data: bytes, mode: int) -> None:
-        """Temp file, fsync, rename: the file is either the old one or the new one, never half."""
+    def _write_temp(self, target: str, data: bytes, mode: int, sync: bool) -> str:
+        """A new temp file next to target holding data (fsync'd when sync); its name.
+
+        Renamed over target only once on disk, the file is either the old one or the new one, never half."""
         fd, tmp = self._temp_for(Path(target))
         try:
             with open(fd, "wb") as f:
                 os.fchmod(fd, mode)
                 f.write(data)
                 f.flush()
-                os.fsync(fd)
-            os.replace(tmp, target)
+                if sync:
+                    os.fsync(fd)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
+        return tmp
+
+    def _stage(self, staged: _Staged, target: str, mode: int) -> None:
+        # Without syncfs(2) each temp file needs its own fsync before its rename.
+        staged.tmp = self._write_temp(target, staged.data, mode, sync=_syncfs() is None)
+        staged.data = None  # on disk now: stop holding its bytes (10,000 nodes' user-data would be 250 MB)
+
+    def _drop(self, target: str) -> None:
+        """Forget a write of this batch that a later write or a remove() replaces."""
+        earlier = self._pending.pop(target, None)
+        if earlier is not None:
+            self._dropped.append(earlier)
 
     def _temp_for(self, target: Path) -> tuple[int, str]:
         """A new temp file next to target; the directories are made (0700) only when missing."""
@@ -189,35 +233,51 @@ class StateDir:
             self._make_dirs(target.parent)
             return tempfile.mkstemp(dir=target.parent, prefix=prefix, suffix=TMP_SUFFIX)
 
-    def _settled(self, target: str, flushing: Future) -> None:
-        # On disk now: stop holding its bytes (10,000 nodes' user-data would be 250 MB).
-        if self._pending.get(target, (None, None))[1] is flushing:
-            del self._pending[target]
-
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
-        """Writes inside the block go to disk from a pool of threads while the caller goes on;
-        all are in place when the block ends (which raises the first failure), and read()
-        returns the new bytes at once.
+        """All or nothing: the writes inside the block go to temp files from a pool of threads
+        while the caller goes on (read() returns the new bytes at once), and only when the
+        block ends without an error are they all put in place. Re-entrant: an inner batch
+        joins the outer one.
 
-        Each write stays atomic (temp file, fsync, rename). On this kind of machine creating
-        a file and its fsync cost more than rendering it (bench/bench_render.py), and they
-        wait in the kernel: the threads overlap them with each other and with the caller's
-        work, and the file system takes many fsyncs per journal commit. Re-entrant: an
-        inner batch joins the outer one.
+        Creating a file and syncing it cost more than rendering it (bench/bench_render.py):
+        the threads overlap the creation with the caller's work, and one syncfs(2) of the
+        state directory's file system puts every temp file on disk before the renames (and
+        one more the renames), where a file-by-file fsync cost a disk flush each. An error,
+        or a process killed before the renames, leaves the old files as they were and only
+        temp files, which the next command's tidy() removes.
         """
         if self._flush is not None:
             yield
             return
         self._flush = ThreadPoolExecutor(FLUSH_THREADS, thread_name_prefix="blackfish-flush")
+        completed = False
         try:
             yield
+            completed = True
         finally:  # even when the block raised: no thread may go on writing behind the caller's back
             flush, self._flush = self._flush, None
             flush.shutdown(wait=True)
-            flushed, self._flushed, self._pending = self._flushed, [], {}
-        for done in flushed:
-            done.result()  # raises the first failure
+            staged, self._pending = list(self._pending.items()), {}
+            dropped, self._dropped = self._dropped, []
+            _unlink_temps(dropped)
+            if not completed:
+                _unlink_temps(s for _, s in staged)
+        self._put_in_place(staged)
+
+    def _put_in_place(self, staged: list[tuple[str, _Staged]]) -> None:
+        try:
+            for _, one in staged:
+                one.done.result()  # raises the first failure
+            if staged and _syncfs() is not None:
+                _sync_filesystem(self.path)
+        except BaseException:
+            _unlink_temps(s for _, s in staged)
+            raise
+        for target, one in staged:
+            os.replace(one.tmp, target)
+        if staged and _syncfs() is not None:
+            _sync_filesystem(self.path)
 
     def _make_dirs(self, directory: Path) -> None:
         # mkdir(parents=True) gives intermediate directories the umask's mode; every
@@ -231,8 +291,10 @@ class StateDir:
             os.chmod(d, 0o700)
 
     def remove(self, rel: str | Path) -> None:
+        target = f"{self.path}/{rel}"  # a str, as in read(): a render removes 2 per worker
+        self._drop(target)
         with contextlib.suppress(FileNotFoundError):
-            (self.path / rel).unlink()
+            os.unlink(target)
 
     @contextlib.contextmanager
     def lock(self, wait: bool = True) -> Iterator[None]:
@@ -273,14 +335,14 @@ class StateDir:
         loosened by hand or by a umask (directories 0700, private files 0600). Runs whenever
         a command takes the lock; never follows a link."""
         for directory, dirs, files in os.walk(self.path):
-            _tighten(Path(directory), 0o700)
+            _tighten(directory, 0o700)
             for name in files:
-                path = Path(directory, name)
-                if path.is_symlink():
+                path = os.path.join(directory, name)  # a str: Path objects were half of a rerender's tidy
+                if os.path.islink(path):
                     continue
                 if name.endswith(TMP_SUFFIX) and not _writer_alive(name):
                     with contextlib.suppress(FileNotFoundError):
-                        path.unlink()
+                        os.unlink(path)
                     continue
                 _tighten(path, 0o644 if name.endswith(PUBLIC_SUFFIXES) else 0o600)
 
@@ -324,10 +386,41 @@ class StateDir:
 
 
 
-def _tighten(path: Path, allowed: int) -> None:
+@functools.cache
+def _syncfs():
+    """libc's syncfs(2) (Linux), or None where there is none: Python has no wrapper."""
+    import ctypes  # here: most commands write no batch
+
+    try:
+        return ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+
+
+def _sync_filesystem(path: Path) -> None:
+    """Write everything of path's file system to disk (since Linux 5.8 syncfs reports write errors)."""
+    import ctypes
+
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if _syncfs()(fd) != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"syncfs {path}: {os.strerror(errno)}")
+    finally:
+        os.close(fd)
+
+
+def _unlink_temps(staged) -> None:
+    for one in staged:
+        if one.tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(one.tmp)
+
+
+def _tighten(path: str, allowed: int) -> None:
     """Clear the mode bits of path that allowed does not grant (never loosens)."""
     try:
-        mode = path.lstat().st_mode & 0o777
+        mode = os.lstat(path).st_mode & 0o777
         if mode & ~allowed:
             os.chmod(path, mode & allowed)
     except FileNotFoundError:

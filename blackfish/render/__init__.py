@@ -267,7 +267,11 @@ def yaml_block(text: str, indent: int) -> str:
 
     Text a block cannot carry exactly (control characters, Unicode line separators) falls
     back to a double-quoted scalar."""
-    text = str(text)
+    return _yaml_block(str(text), indent)
+
+
+@functools.lru_cache(maxsize=256)  # every node has the same CAs, scripts and most units: a quarter of a render
+def _yaml_block(text: str, indent: int) -> str:
     if not text or not _block_can_carry(text):
         return yaml_str(text)
     body = text.rstrip("\n")

@@ -11,6 +11,7 @@ import textwrap
 import pytest
 
 from blackfish.errors import BlackfishError
+from blackfish import state as state_module
 from blackfish.state import StateDir
 from tests.conftest import REPO
 
@@ -26,12 +27,16 @@ def leftovers(state: StateDir) -> list[str]:
 
 @pytest.fixture
 def fill_disk(monkeypatch):
-    """Call it to make every fsync from then on fail as on a full disk."""
+    """Call it to make every fsync and syncfs from then on fail as on a full disk."""
 
-    def disk_full(fd):
+    def disk_full(fd_or_path):
         raise OSError(28, "No space left on device")
 
-    return lambda: monkeypatch.setattr(os, "fsync", disk_full)
+    def fill():
+        monkeypatch.setattr(os, "fsync", disk_full)
+        monkeypatch.setattr(state_module, "_sync_filesystem", disk_full)
+
+    return fill
 
 
 def test_a_write_that_fails_midway_leaves_the_old_file(state, fill_disk):
@@ -56,14 +61,19 @@ def test_a_killed_writer_leaves_the_old_file(state):
         os.fsync = stall
         StateDir("s", Path({str(state.path.parent)!r})).write("nodes/n1/key.pem", b"new key\\n" * 1000)
     """)
+    kill_when_it_prints(script, "written")
+    assert state.read("nodes/n1/key.pem") == b"old key\n"
+
+
+def kill_when_it_prints(script: str, line: str) -> None:
+    """Run script in a new python, SIGKILL it (no cleanup) once it prints line."""
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:
-        assert proc.stdout.readline() == "written\n"
+        assert proc.stdout.readline() == line + "\n"
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         proc.stdout.close()
-    assert state.read("nodes/n1/key.pem") == b"old key\n"
 
 
 def test_an_unchanged_write_keeps_the_file_and_its_mtime(state):
@@ -139,4 +149,63 @@ def test_a_write_that_fails_in_a_batch_fails_the_batch_and_leaves_the_old_file(s
         with state.batch():
             state.write("ca-key.pem", b"new key, never complete\n")
     assert state.read("ca-key.pem") == b"old key\n"
+    assert leftovers(state) == []
+
+
+def test_a_batch_is_all_or_nothing_when_one_of_its_writes_fails(state):
+    state.write("ca-key.pem", b"old key\n")
+    state.write("ca.pem", b"a file, not a directory\n")
+    with pytest.raises(NotADirectoryError):
+        with state.batch():
+            state.write("ca-key.pem", b"new key\n")
+            state.write("nodes/n1/key.pem", b"a new file\n")
+            state.write("ca.pem/inside", b"cannot be\n")
+    assert state.read("ca-key.pem") == b"old key\n"
+    assert state.read("nodes/n1/key.pem") is None
+    assert leftovers(state) == []
+
+
+def test_a_batch_whose_block_raises_writes_nothing(state):
+    state.write("ca-key.pem", b"old key\n")
+    with pytest.raises(RuntimeError):
+        with state.batch():
+            state.write("ca-key.pem", b"new key\n")
+            state.write("nodes/n1/key.pem", b"a new file\n")
+            raise RuntimeError("the render failed halfway")
+    assert state.read("ca-key.pem") == b"old key\n"
+    assert state.read("nodes/n1/key.pem") is None
+    assert leftovers(state) == []
+
+
+def test_a_removed_file_stays_removed_when_the_batch_wrote_it_first(state):
+    with state.batch():
+        state.write("nodes/n1/client-key.pem", b"key\n")
+        state.remove("nodes/n1/client-key.pem")
+        assert state.read("nodes/n1/client-key.pem") is None
+    assert not state.file("nodes/n1/client-key.pem").exists()
+    assert leftovers(state) == []
+
+
+def test_a_batch_killed_before_its_renames_leaves_the_previous_state(state):
+    for i in range(5):
+        state.write(f"nodes/n{i}/key.pem", f"old key {i}\n")
+    # SIGKILL once every temp file is written and synced, at the first rename.
+    script = textwrap.dedent(f"""
+        import os, time
+        from pathlib import Path
+        from blackfish.state import StateDir
+        def stall(*args):
+            print("staged", flush=True)
+            time.sleep(60)
+        state = StateDir("s", Path({str(state.path.parent)!r}))
+        with state.batch():
+            for i in range(10):
+                state.write(f"nodes/n{{i}}/key.pem", f"new key {{i}}\\n")
+            os.replace = stall
+    """)
+    kill_when_it_prints(script, "staged")
+    assert [state.read(f"nodes/n{i}/key.pem") for i in range(10)] == [f"old key {i}\n".encode() for i in range(5)] + [None] * 5
+    assert len(leftovers(state)) == 10
+    with state.lock():  # the next command removes what the killed one left
+        pass
     assert leftovers(state) == []
