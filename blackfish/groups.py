@@ -10,17 +10,26 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from blackfish import record
 from blackfish.model.groups import Context, group_name
-from blackfish.model.stack import Stack
 from blackfish.state import RECORD, StateDir, home
+
+if TYPE_CHECKING:
+    from blackfish.model.stack import Stack
+# record and model.stack are imported where a record is read: `blackfish validate` of a new
+# stack's file reads none (bench/bench_cli.py).
 
 
 def recorded(stack_name: str) -> Stack | None:
     """The stack as its record has it (None for a stack never rendered)."""
     state = StateDir(stack_name)
-    found = record.read_if_any(state) if state.file("stack.json").exists() else None
+    if not state.file(RECORD).exists():
+        return None
+    from blackfish import record
+    from blackfish.model.stack import Stack
+
+    found = record.read_if_any(state)
     return Stack.from_record(found.plan) if found else None
 
 
@@ -74,6 +83,8 @@ def others_lack(stack: Stack, role: str) -> bool:
 def forget(state: StateDir, stack: Stack) -> None:
     """After `destroy -f FILE`: the record keeps the other groups only, and their boot."""
     remaining = dataclasses.replace(stack, nodes=tuple(n for n in stack.all_nodes if n.group != stack.group), members=())
+    from blackfish import record
+
     with state.lock():
         found = record.read(state)
         booted = found.booted

@@ -13,16 +13,18 @@ import fcntl
 import functools
 import json
 import os
-import secrets
 import stat
-import tempfile
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Callable, Iterator
+from typing import IO, TYPE_CHECKING, Callable, Iterator
 
 from blackfish.errors import BlackfishError, UsageError
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
+# tempfile, secrets and concurrent.futures are imported where a file is written: `blackfish
+# validate` and a warm proxy call write none, and those three cost it a third (bench_cli.py).
 
 HOME_ENV = "BLACKFISH_HOME"
 
@@ -224,6 +226,8 @@ class StateDir:
 
     def _temp_for(self, target: Path) -> tuple[int, str]:
         """A new temp file next to target; the directories are made (0700) only when missing."""
+        import tempfile
+
         # The PID in the name lets a later command remove what a killed one left (tidy).
         prefix = f".{target.name}.{os.getpid()}."
         try:
@@ -250,6 +254,8 @@ class StateDir:
         if self._flush is not None:
             yield
             return
+        from concurrent.futures import ThreadPoolExecutor
+
         self._flush = ThreadPoolExecutor(FLUSH_THREADS, thread_name_prefix="blackfish-flush")
         completed = False
         try:
@@ -361,6 +367,8 @@ class StateDir:
         stored = self.read(rel)
         if stored is not None:
             return stored.decode().strip()
+        import secrets
+
         value = (generate or (lambda: secrets.token_urlsafe(32)))()
         self.write(rel, value + "\n", mode=0o600)
         return value
@@ -439,3 +447,4 @@ def _writer_alive(tmp_name: str) -> bool:
     except PermissionError:
         return True
     return True
+
