@@ -8,18 +8,20 @@ import click
 @click.command()
 @click.argument("stack_name", metavar="STACK")
 @click.argument("images", metavar="IMAGE...", nargs=-1, required=True)
-def load(stack_name, images):
+@click.option("--node", "nodes", metavar="NODE", multiple=True, help="Only into this node (repeatable) [default: every node].")
+def load(stack_name, images, nodes):
     """Copy IMAGEs from this machine's docker engine into every node of STACK.
 
     \b
       blackfish load vagrant myapp:1.2 registry:3.0.0
+      blackfish load vagrant registry:3.0.0 --node core-01
     """
     from blackfish.cli.common import recorded_stack
     from blackfish.cluster.load import load_images
     from blackfish.state import StateDir
 
     stack = recorded_stack(stack_name)
-    load_images(stack, StateDir(stack.name), list(images),
+    load_images(stack, StateDir(stack.name), list(images), nodes=list(nodes),
                 progress=lambda node, phase: click.echo(f"{node}: {phase}", err=True))
 
 

@@ -20,8 +20,20 @@ CHUNK = 1 << 20
 LOAD_TIMEOUT = 600.0
 
 
-def load_images(stack: Stack, state: StateDir, images: list[str], progress=None) -> None:
-    """Save each image from the host engine once, then load it into every node at once."""
+def chosen_nodes(stack: Stack, names: list[str] | None) -> list:
+    """The nodes named (every node when none is); an unknown name is a usage error."""
+    if not names:
+        return list(stack.nodes)
+    known = {node.name: node for node in stack.nodes}
+    if unknown := [name for name in names if name not in known]:
+        raise UsageError(f"stack {stack.name!r} has no node {unknown[0]!r} (its nodes: {', '.join(known)})")
+    return [known[name] for name in dict.fromkeys(names)]
+
+
+def load_images(stack: Stack, state: StateDir, images: list[str], progress=None, nodes: list[str] | None = None) -> None:
+    """Save each image from the host engine once, then load it into every node (or the named
+    ones) at once."""
+    targets = chosen_nodes(stack, nodes)
     from blackfish.providers.docker.provider import host_engine
 
     import docker
@@ -65,7 +77,7 @@ def load_images(stack: Stack, state: StateDir, images: list[str], progress=None)
                     progress(node.name, f"loaded {name}")
                 return None
 
-            with ThreadPoolExecutor(max_workers=max(1, len(stack.nodes))) as pool:
-                failures += [f for f in pool.map(load, stack.nodes) if f]
+            with ThreadPoolExecutor(max_workers=max(1, len(targets))) as pool:
+                failures += [f for f in pool.map(load, targets) if f]
     if failures:
         raise BlackfishError(f"could not load into {len(failures)} node(s)", detail="\n".join(failures))

@@ -127,6 +127,20 @@ def test_loading_an_image_this_machine_lacks_says_so(stack):
     assert "not on this machine's docker engine: blackfish-test/no-such-image:1" in result.stderr
 
 
+def test_load_into_chosen_nodes_only(stack):
+    image = "blackfish-test/busybox:only-m2"
+    subprocess.run(["docker", "tag", busybox_image(), image], check=True)
+    try:
+        stack.ok("load", NAME, image, "--node", "m2")
+    finally:
+        subprocess.run(["docker", "rmi", image], capture_output=True)
+    has = {n: stack.on_node(n, "docker", "image", "inspect", image).returncode == 0 for n in ("m1", "m2", "m3")}
+    assert has == {"m1": False, "m2": True, "m3": False}
+    unknown = stack.cli("load", NAME, busybox_image(), "--node", "m9")
+    assert unknown.returncode == 2
+    assert f"stack '{NAME}' has no node 'm9' (its nodes: m1, m2, m3)" in unknown.stderr
+
+
 def test_check_passes_and_skips_consul_without_its_image(stack):
     result = stack.cli("check", NAME, "--image", busybox_image(), "--json", timeout=300)
     report = json.loads(result.stdout)

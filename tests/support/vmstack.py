@@ -18,14 +18,16 @@ UP_TIMEOUT = 1800
 READY_TIMEOUT = 900
 
 
-def nodes_yml(name: str, box: str, nodes: tuple[str, ...], registry: str | None = None) -> str:
+def nodes_yml(name: str, box: str, nodes: tuple[str, ...], registry: str | None = None, haproxy: str | None = None) -> str:
     """A libvirt stack: one node per name, 1 vCPU and 1 GiB each, on two free /24s; with a
-    registry image, the first node runs the registry from it."""
+    registry image, the first node runs the registry from it (and its TLS front from the
+    haproxy image)."""
     admin, mgmt = free_subnets(2)
     prefix = admin.rsplit(".", 1)[0]
     listed = "".join(f"  - {{name: {node}, ip: {prefix}.{11 + i}, memory: 1024, cpus: 1"
                      f"{', docker-registry: true' if registry and i == 0 else ''}}}\n" for i, node in enumerate(nodes))
-    images = f"images:\n  registry: {registry}\n" if registry else ""
+    images = "".join(f"  {service}: {image}\n" for service, image in (("registry", registry), ("haproxy", haproxy)) if image)
+    images = f"images:\n{images}" if images else ""
     return (f"stack: {name}\nprovider: libvirt\nbox: {box}\nadmin-network: {admin}\n"
             f"libvirt:\n  management-network: {mgmt}\n{images}nodes:\n{listed}")
 

@@ -19,6 +19,7 @@ from blackfish.providers.libvirt import names, resources
 from tests.conftest import needs_docker
 from tests.support.cluster import registry_image
 from tests.support.images import busybox_image
+from tests.support.service_images import haproxy_image
 from tests.support.libvirt import ensure_box, needs_libvirt, virsh
 from tests.support.vmstack import UP_TIMEOUT, VmStack, nodes_yml
 from tests.support.waiting import wait_for
@@ -43,7 +44,7 @@ def stack(tmp_path_factory):
     needs_libvirt()
     needs_docker()  # `blackfish load` saves the images from this machine's engine
     box = ensure_box()
-    vm = VmStack(NAME, tmp_path_factory.mktemp(NAME), nodes_yml(NAME, box.name, NODES, registry=registry_image()))
+    vm = VmStack(NAME, tmp_path_factory.mktemp(NAME), nodes_yml(NAME, box.name, NODES, registry=registry_image(), haproxy=haproxy_image()))
     vm.remove_leftovers()
     try:
         seconds = vm.up()
@@ -98,9 +99,11 @@ def test_ssh_runs_a_command_line_through_the_nodes_shell(stack):
 
 
 def test_check_passes_for_what_runs_offline(stack):
-    busybox, registry = busybox_image(), registry_image()
-    stack.ok("load", NAME, busybox, registry, timeout=900)
-    result = stack.cli("check", NAME, "--image", busybox, "--json", timeout=600)
+    # busybox for the global service on every node; the registry and its TLS front (haproxy)
+    # run on m1 only.
+    stack.ok("load", NAME, busybox_image(), timeout=900)
+    stack.ok("load", NAME, registry_image(), haproxy_image(), "--node", "m1", timeout=900)
+    result = stack.cli("check", NAME, "--image", busybox_image(), "--json", timeout=600)
     report = json.loads(result.stdout)
     assert result.returncode == 0, result.stdout + result.stderr
     outcome = {(c["check"], c["target"]): c["result"] for c in report["checks"]}
