@@ -6,7 +6,7 @@ driving the Vagrantfile generated into `<state>/vagrant/`.
     vagrant/up.log        the last `up`'s vagrant output; halt.log, destroy.log likewise
 
 `check()` runs before the state directory is touched (preflight.py). `boot` runs one `vagrant
-up NODE` per node, in waves (blackfish.providers.waves): the first node alone (VirtualBox
+up NODE` per node (`vagrant provision NODE` for a running one when provisioning), in waves (blackfish.providers.waves): the first node alone (VirtualBox
 imports the box into its first VM; concurrent imports of one box collide), then `parallel`
 at a time.
 """
