@@ -8,7 +8,6 @@ checked as a group of its stack; `recorded(name)` is that record as a Stack for 
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -82,6 +81,8 @@ def others_lack(stack: Stack, role: str) -> bool:
 
 def forget(state: StateDir, stack: Stack) -> None:
     """After `destroy -f FILE`: the record keeps the other groups only, and their boot."""
+    import dataclasses
+
     remaining = dataclasses.replace(stack, nodes=tuple(n for n in stack.all_nodes if n.group != stack.group), members=())
     from blackfish import record
 

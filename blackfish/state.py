@@ -15,7 +15,6 @@ import json
 import os
 import stat
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Callable, Iterator
 
@@ -82,13 +81,13 @@ def home() -> Path:
     return Path(os.environ.get(HOME_ENV) or Path.home() / ".blackfish")
 
 
-@dataclass
 class _Held:
     """This process's hold on one stack's lock file: the thread owning it, how deeply."""
 
-    owner: threading.RLock = field(default_factory=threading.RLock)
-    depth: int = 0
-    file: IO | None = None
+    def __init__(self):
+        self.owner = threading.RLock()
+        self.depth = 0
+        self.file: IO | None = None
 
 
 _HELD: dict[Path, _Held] = {}

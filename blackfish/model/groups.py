@@ -12,15 +12,16 @@ only compares, so every problem is reported at its place in the file being loade
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping, NamedTuple
 
 _GROUP = re.compile(r"[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?")
 
 
-@dataclass(frozen=True)
-class Context:
-    """What the stack's record says about its other groups (empty for a new stack)."""
+class Context(NamedTuple):
+    """What the stack's record says about its other groups (empty for a new stack). A
+    NamedTuple: `dataclasses` imports `inspect`, a sixth of `blackfish validate` (bench_cli.py)."""
 
     others: tuple = ()  # their recorded nodes (blackfish.model.stack.Node)
     dc: str | None = None
@@ -31,7 +32,7 @@ class Context:
     consul_key: str | None = None
     registry_secret: str | None = None
     # ip -> name of another stack that has a node there (for consul-joinip).
-    foreign: dict[str, str] = field(default_factory=dict)
+    foreign: Mapping[str, str] = MappingProxyType({})
 
 
 def group_problem(name: str) -> str | None:

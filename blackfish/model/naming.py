@@ -2,6 +2,7 @@
 
 import functools
 import re
+from pathlib import Path
 
 from blackfish.model.commands import COMMANDS
 
@@ -41,7 +42,35 @@ def is_public_suffix(domain: str) -> bool:
     a browser trusting it accepts for every .com site. The list is the `publicsuffixlist`
     package's copy of publicsuffix.org (updated with the package); names it does not know
     (`vagrant`, `demo`) are not public."""
+    if "." not in domain:  # a stack's name is one DNS label: no need to parse the whole list
+        if domain.startswith("xn--"):  # the list writes IDN labels in Unicode
+            try:
+                domain = domain.encode("ascii").decode("idna")
+            except UnicodeError:
+                return False
+        return domain in _one_label_suffixes()
     return _public_suffixes().is_public(domain)
+
+
+@functools.lru_cache(maxsize=1)
+def _one_label_suffixes() -> frozenset[str]:
+    """The one-label public suffixes, read straight from the list: its top-level rules and
+    the labels whose every subdomain is public (`*.ck`), as the list writes them (IDN ones in
+    Unicode). Parsing the whole list (publicsuffixlist's 10,000 rules, each IDN-encoded) was
+    half of `blackfish validate`."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("publicsuffixlist")  # its path, without importing it (typing: 18 ms)
+    found = set()
+    with open(Path(spec.origin).with_name("public_suffix_list.dat"), encoding="utf-8") as f:
+        for line in f:
+            rule = line.split(maxsplit=1)[0] if line.strip() else ""  # a rule ends at whitespace
+            if not rule or rule.startswith(("//", "!")):
+                continue
+            rule = rule.removeprefix("*.")
+            if "." not in rule:
+                found.add(rule)
+    return frozenset(found)
 
 
 @functools.lru_cache(maxsize=1)
