@@ -83,9 +83,9 @@ def forget(state: StateDir, stack: Stack) -> None:
     """After `destroy -f FILE`: the record keeps the other groups only, and their boot."""
     import dataclasses
 
-    remaining = dataclasses.replace(stack, nodes=tuple(n for n in stack.all_nodes if n.group != stack.group), members=())
     from blackfish import record
 
+    remaining = dataclasses.replace(stack, nodes=tuple(n for n in stack.all_nodes if n.group != stack.group), members=())
     with state.lock():
         found = record.read(state)
         booted = found.booted

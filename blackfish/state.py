@@ -446,4 +446,3 @@ def _writer_alive(tmp_name: str) -> bool:
     except PermissionError:
         return True
     return True
-
