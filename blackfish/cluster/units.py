@@ -17,6 +17,11 @@ Run = Callable[[tuple[str, ...]], tuple[int, str]]
 
 # A unit that restarted and has not stayed up this long since still counts as failing.
 SETTLED_SECONDS = 60
+# Runs its arguments as root: through sudo when the provider's ssh logs in as a user (core),
+# who may not read the system journal.
+AS_ROOT = 'if [ "$(id -u)" != 0 ]; then set -- sudo -n "$@"; fi; exec "$@"'
+# Where templates/files/await-image marks the units that wait for their image.
+AWAIT_IMAGE_MARKERS = "/run/blackfish/await-image"
 JOURNAL_LINES = 15
 
 
@@ -38,27 +43,32 @@ def unit_names(state: StateDir, node: Node) -> list[str]:
 
 def unit_states(run: Run, names: list[str]) -> dict[str, str]:
     """Each unit's state in the node: systemd's ActiveState, except that a unit that keeps
-    failing and restarting (Restart=always, for an image that cannot be pulled, say) is
-    `failed`, also in the moments it runs between two failures."""
+    failing and restarting is `failed`, also in the moments it runs between two failures, and
+    a system service running but still waiting for its image (templates/files/await-image
+    leaves a marker named after the unit) is `waiting`."""
     if not names:
         return {}
     show = "systemctl show --property=Id,ActiveState,SubState,NRestarts,ActiveEnterTimestampMonotonic"
-    _, output = run(("sh", "-c", f'cut -d" " -f1 /proc/uptime; {show} "$@"', "-", *names))
+    awaiting = f'for f in {AWAIT_IMAGE_MARKERS}/*; do [ -f "$f" ] && echo "AwaitingImage=${{f##*/}}"; done'
+    _, output = run(("sh", "-c", f'cut -d" " -f1 /proc/uptime; {show} "$@"; echo; {awaiting}', "-", *names))
     lines = output.splitlines()
     try:
         now = float(lines[0]) * 1e6
     except (IndexError, ValueError):
         now = 0.0
-    states, current = {}, {}
+    states, current, waiting = {}, {}, set()
     for line in lines[1:] + [""]:
         if not line.strip():
             if "Id" in current:
                 states[current["Id"]] = _unit_state(current, now)
             current = {}
+        elif line.startswith("AwaitingImage="):
+            waiting.add(line.split("=", 1)[1])
         elif "=" in line:
             key, value = line.split("=", 1)
             current[key] = value
-    return {name: states.get(name, "unknown") for name in names}
+    states = {name: states.get(name, "unknown") for name in names}
+    return {name: "waiting" if state == "active" and name in waiting else state for name, state in states.items()}
 
 
 def _unit_state(props: dict[str, str], now_us: float) -> str:
@@ -82,6 +92,11 @@ def failed(states: dict[str, str]) -> list[str]:
     return sorted(name for name, s in states.items() if s == "failed")
 
 
+def waiting(states: dict[str, str]) -> list[str]:
+    """The system services that wait for their image (a pull that fails, or `blackfish load`)."""
+    return sorted(name for name, s in states.items() if s == "waiting")
+
+
 def summary(states: dict[str, str]) -> str:
     """`12 active, 1 failed (blackfish-consul.service)`."""
     names = failed(states)
@@ -95,5 +110,5 @@ def diagnose(run: Run, names: list[str]) -> str | None:
         or next((u for u, s in states.items() if s in ("activating", "inactive") and u.endswith(".service")), None)
     if culprit is None:
         return None
-    _, journal = run(("journalctl", "--no-pager", "-n", str(JOURNAL_LINES), "-u", culprit))
+    _, journal = run(("sh", "-c", AS_ROOT, "-", "journalctl", "--no-pager", "-n", str(JOURNAL_LINES), "-u", culprit))
     return f"unit {culprit} is {states[culprit]}; its journal ends:\n{journal.rstrip()}"

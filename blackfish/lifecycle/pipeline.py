@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shlex
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -227,7 +228,8 @@ def in_node(provider: Provider, stack: Stack, state: StateDir, node: str) -> uni
     """run(argv) -> (exit code, output) inside a node, through the provider's ssh command line."""
 
     def run(argv: tuple[str, ...]) -> tuple[int, str]:
-        command = provider.ssh_argv(stack, state, node, list(argv))
+        words = [shlex.join(argv)] if provider.ssh_uses_shell else list(argv)
+        command = provider.ssh_argv(stack, state, node, words)
         tools.log_command(command)
         try:
             done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True,

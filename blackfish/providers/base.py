@@ -24,6 +24,9 @@ Progress = Callable[[str, str], None]
 
 class Provider(abc.ABC):
     name: str
+    # How ssh_argv's command words reach the node: joined by spaces and parsed by the node's
+    # shell, as ssh and `vagrant ssh -c` do (True), or run as they are (docker exec: False).
+    ssh_uses_shell = True
 
     @abc.abstractmethod
     def check(self, stack: Stack, state: StateDir) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import assert_no_traceback, blackfish, needs, needs_docker
+from tests.support.cluster import REGISTRY_BASE_IMAGE
 from tests.support.images import busybox_image, debian_image
 from tests.support.pki import stack_yaml
 
@@ -52,7 +53,7 @@ def registry(bf_home, tmp_path):
     """The stack's registry node: a container at REGISTRY_IP serving its node certificate."""
     needs(os.geteuid() == 0, "needs root: the test writes /etc/docker/certs.d")
     needs_docker()
-    image = debian_image("blackfish-test/registry", ["docker-registry"])
+    image = debian_image(REGISTRY_BASE_IMAGE, ["docker-registry"])
     (tmp_path / "nodes.yml").write_text(stack_yaml(STACK, SUBNET, (REGISTRY_IP,)))
     (tmp_path / "config.yml").write_text(REGISTRY_CONFIG)
     node = bf_home / STACK / "nodes" / f"{STACK}-01"

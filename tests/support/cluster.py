@@ -18,7 +18,8 @@ from pathlib import Path
 from tests.support.images import debian_image
 
 REPO = Path(__file__).resolve().parents[2]
-REGISTRY_IMAGE = "blackfish-test/registry-serve:1"
+REGISTRY_BASE_IMAGE = "blackfish-test/registry:2"  # Debian's docker-registry
+REGISTRY_IMAGE = "blackfish-test/registry-serve:2"
 
 
 def has_image(name: str) -> bool:
@@ -40,7 +41,7 @@ def node_image() -> str:
 def registry_image() -> str:
     """A distribution registry from Debian's docker-registry package, serving like registry:3."""
     if not has_image(REGISTRY_IMAGE):
-        base = debian_image("blackfish-test/registry", ["docker-registry"])
+        base = debian_image(REGISTRY_BASE_IMAGE, ["docker-registry"])
         dockerfile = f'FROM {base}\nCMD ["/usr/bin/docker-registry", "serve", "/etc/distribution/config.yml"]\n'
         with tempfile.TemporaryDirectory() as tmp:
             (Path(tmp) / "Dockerfile").write_text(dockerfile)
@@ -85,9 +86,10 @@ class ClusterStack:
 
     def swarm_nodes(self) -> dict[str, tuple[str, str]]:
         """hostname -> (node ID, status) of the swarm's ready nodes, from `node ls`."""
-        out = self.docker("node", "ls", "--format", "{{.Hostname}} {{.ID}} {{.Status}}")
-        rows = [line.split() for line in out.splitlines() if line.strip()]
-        return {host: (node_id, status) for host, node_id, status in rows if status == "Ready"}
+        # JSON rows: a node that has joined but not yet reported its description has no hostname.
+        out = self.docker("node", "ls", "--format", "{{json .}}")
+        rows = [json.loads(line) for line in out.splitlines() if line.strip()]
+        return {row["Hostname"]: (row["ID"], row["Status"]) for row in rows if row["Status"] == "Ready"}
 
     def labelled(self, kind: str) -> list[str]:
         """IDs of the containers, volumes or networks that carry the stack's label."""

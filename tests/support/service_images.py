@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from tests.support.images import debian_image
 
-HAPROXY_IMAGE = "blackfish-test/haproxy:1"
+HAPROXY_IMAGE = "blackfish-test/haproxy:2"
 
 
 def haproxy_image() -> str:

@@ -71,6 +71,7 @@ def _all_at_once(items, action) -> None:
 
 class DockerProvider(Provider):
     name = "docker"
+    ssh_uses_shell = False
 
     def __init__(self):
         self._privileged: bool | None = None  # known beforehand, or learnt from the first container this run creates
@@ -176,6 +177,7 @@ class DockerProvider(Provider):
             states = units.unit_states(dn.NodeTarget(container, node.name).run, units.unit_names(state, node))
             result["units"] = units.counts(states)
             result["failed"] = units.failed(states)
+            result["waiting"] = units.waiting(states)
             return result
 
         with ThreadPoolExecutor(max_workers=max(1, len(stack.nodes))) as pool:

@@ -131,3 +131,30 @@ def test_another_provider_may_not_boot_a_stack_whose_nodes_exist(fleet, stack, s
     lifecycle.destroy(stack, state)
     lifecycle.up(elsewhere, state=state, wait=False)
     assert record.booted(state).provider == "docker"
+
+
+class ShellSsh(ProviderDouble):
+    """ssh's way (and `vagrant ssh -c`'s): the command words joined by spaces, parsed by a shell."""
+
+    def ssh_argv(self, stack, state, node, command):
+        return ["sh", "-c", " ".join(command)]
+
+
+class ExecSsh(ProviderDouble):
+    """docker exec's way: the command words run as they are."""
+
+    ssh_uses_shell = False
+
+    def ssh_argv(self, stack, state, node, command):
+        return list(command)
+
+
+@pytest.mark.parametrize("double", [ShellSsh, ExecSsh])
+def test_commands_into_a_node_keep_their_words_whatever_the_providers_ssh_does(double, tmp_path):
+    """The ready step's `sh -c SCRIPT - UNIT...` into a node: through a shell-parsing ssh, each
+    word is quoted so that the node's shell gives back the same words."""
+    from blackfish.lifecycle.pipeline import in_node
+
+    run = in_node(double("double"), None, StateDir(tmp_path), "n1")  # these doubles need no stack
+    words = ("sh", "-c", 'printf "<%s>" "$@"', "-", "a b", "$HOME", "it's", "{{json .}}")
+    assert run(words) == (0, "<a b><$HOME><it's><{{json .}}>")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -15,7 +16,7 @@ from tests.conftest import needs_tool
 
 FILES = builtin_templates() / "files"
 SHELLS = [s for s in ("dash", "bash", "busybox") if shutil.which(s)]
-POSIX_SCRIPTS = ("swarm-bootstrap", "blackfish-hosts", "haproxy-reload", "drop-vagrant-keys")
+POSIX_SCRIPTS = ("swarm-bootstrap", "blackfish-hosts", "haproxy-reload", "drop-vagrant-keys", "await-image")
 
 
 def shell_argv(shell: str) -> list[str]:
@@ -162,6 +163,43 @@ def test_swarm_bootstrap_leaves_a_failed_join_and_joins_again(shell, tmp_path):
     leave = calls.index("-H unix:///var/run/docker.sock swarm leave --force")
     assert any("swarm join --token SWMTKN-1-manager" in call for call in calls[leave:])
     assert (tmp_path / "token" / "worker-token").read_text() == "SWMTKN-1-worker\n"
+
+
+# A docker CLI stand-in for an active first manager whose swarm holds the entries of two joins
+# that have no hostname yet: one created 20 minutes ago (a join that failed; the joining node
+# came back under a new ID), one 5 s ago (a join in progress).
+ABANDONED_JOIN = """#!/bin/sh
+echo "$*" >>"$STANDIN/calls"
+now=$(date +%s)
+case "$*" in
+  *"Swarm.LocalNodeState"*) echo "active true m1id" ;;
+  *"node ls -q") printf 'm1id\\nfailedjoin\\njoining\\n' ;;
+  *"node ls --format"*) echo "m1id m1 Leader" ;;
+  *"node inspect m1id failedjoin joining"*)
+    echo "m1id ready $((now - 1200)) h=m1 +io.blackfish.node=m1 =io.blackfish.node=m1"
+    echo "failedjoin unknown $((now - 1200)) h="
+    echo "joining unknown $((now - 5)) h=" ;;
+  *"swarm join-token -q worker") echo SWMTKN-1-worker ;;
+esac
+"""
+
+
+@pytest.mark.parametrize("shell", [s for s in SHELLS if s != "busybox"])
+def test_swarm_bootstrap_removes_the_entry_of_a_join_that_never_finished(shell, tmp_path):
+    (tmp_path / "docker").write_text(ABANDONED_JOIN)
+    (tmp_path / "docker").chmod(0o755)
+    env = {"PATH": f"{tmp_path}:{os.environ['PATH']}", "STANDIN": str(tmp_path), "NODE_NAME": "m1",
+           "NODE_IP": "10.0.0.1", "ROLE": "manager", "FIRST_MANAGER": "10.0.0.1", "MANAGERS": "10.0.0.1 10.0.0.2",
+           "SWARM_RETRY_BUDGET": "20", "TOKEN_DIR": str(tmp_path / "token")}
+    proc = subprocess.run([*shell_argv(shell), str(FILES / "swarm-bootstrap")], capture_output=True, text=True,
+                          env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    calls = (tmp_path / "calls").read_text().splitlines()
+    removed = [call.rsplit(" ", 1)[-1] for call in calls if " node rm --force " in call]
+    assert removed == ["failedjoin"], calls
+    assert re.search(r"removed swarm entry failedjoin: a join that never finished \(unknown, no hostname, 120\d s old\)",
+                     proc.stderr), proc.stderr
+    assert not any(" node update " in call for call in calls), calls  # m1's labels are already in place
 
 
 def wait_until(predicate, timeout: float = 10.0) -> bool:
