@@ -145,17 +145,23 @@ esac
 """
 
 
+def run_with_standin(shell: str, tmp_path, standin: str, name: str, ip: str) -> subprocess.CompletedProcess:
+    """swarm-bootstrap as manager NAME at IP of a two-manager stack, with `standin` as its docker
+    CLI (which logs each call to tmp_path/calls)."""
+    (tmp_path / "docker").write_text(standin)
+    (tmp_path / "docker").chmod(0o755)
+    env = {"PATH": f"{tmp_path}:{os.environ['PATH']}", "STANDIN": str(tmp_path), "NODE_NAME": name,
+           "NODE_IP": ip, "ROLE": "manager", "FIRST_MANAGER": "10.0.0.1", "MANAGERS": "10.0.0.1 10.0.0.2",
+           "SWARM_RETRY_BUDGET": "20", "TOKEN_DIR": str(tmp_path / "token")}
+    return subprocess.run([*shell_argv(shell), str(FILES / "swarm-bootstrap")], capture_output=True, text=True,
+                          env=env, timeout=60)
+
+
 @pytest.mark.parametrize("shell", [s for s in SHELLS if s != "busybox"])
 def test_swarm_bootstrap_leaves_a_failed_join_and_joins_again(shell, tmp_path):
-    (tmp_path / "docker").write_text(FAILED_JOIN)
-    (tmp_path / "docker").chmod(0o755)
     (tmp_path / "state").write_text("error\n")
     (tmp_path / "control").write_text("false\n")
-    env = {"PATH": f"{tmp_path}:{os.environ['PATH']}", "STANDIN": str(tmp_path), "NODE_NAME": "m2",
-           "NODE_IP": "10.0.0.2", "ROLE": "manager", "FIRST_MANAGER": "10.0.0.1", "MANAGERS": "10.0.0.1 10.0.0.2",
-           "SWARM_RETRY_BUDGET": "20", "TOKEN_DIR": str(tmp_path / "token")}
-    proc = subprocess.run([*shell_argv(shell), str(FILES / "swarm-bootstrap")], capture_output=True, text=True,
-                          env=env, timeout=60)
+    proc = run_with_standin(shell, tmp_path, FAILED_JOIN, "m2", "10.0.0.2")
     assert proc.returncode == 0, proc.stderr
     assert "the join failed (swarm state 'error'); left the swarm to join again" in proc.stderr
     assert proc.stderr.strip().endswith("node m2 (10.0.0.2) is a swarm manager, node id n2id")
@@ -186,13 +192,7 @@ esac
 
 @pytest.mark.parametrize("shell", [s for s in SHELLS if s != "busybox"])
 def test_swarm_bootstrap_removes_the_entry_of_a_join_that_never_finished(shell, tmp_path):
-    (tmp_path / "docker").write_text(ABANDONED_JOIN)
-    (tmp_path / "docker").chmod(0o755)
-    env = {"PATH": f"{tmp_path}:{os.environ['PATH']}", "STANDIN": str(tmp_path), "NODE_NAME": "m1",
-           "NODE_IP": "10.0.0.1", "ROLE": "manager", "FIRST_MANAGER": "10.0.0.1", "MANAGERS": "10.0.0.1 10.0.0.2",
-           "SWARM_RETRY_BUDGET": "20", "TOKEN_DIR": str(tmp_path / "token")}
-    proc = subprocess.run([*shell_argv(shell), str(FILES / "swarm-bootstrap")], capture_output=True, text=True,
-                          env=env, timeout=60)
+    proc = run_with_standin(shell, tmp_path, ABANDONED_JOIN, "m1", "10.0.0.1")
     assert proc.returncode == 0, proc.stderr
     calls = (tmp_path / "calls").read_text().splitlines()
     removed = [call.rsplit(" ", 1)[-1] for call in calls if " node rm --force " in call]
