@@ -218,7 +218,8 @@ def test_haproxy_reload_loads_the_last_of_a_burst_of_rewrites_and_retries_a_fail
     config, loaded, broken = tmp_path / "haproxy.cfg", tmp_path / "loaded", tmp_path / "broken"
     config.write_text("v0\n")
     # Fails while `broken` exists, like `docker kill` while haproxy's container is down.
-    reload = f'test ! -e {broken} && cp {config} {loaded}.tmp && mv {loaded}.tmp {loaded}'
+    tries = tmp_path / "tries"
+    reload = f'echo >>{tries}; test ! -e {broken} && cp {config} {loaded}.tmp && mv {loaded}.tmp {loaded}'
     watcher = subprocess.Popen([*shell_argv(shell), str(FILES / "haproxy-reload"), "sh", "-c", reload],
                                env={**os.environ, "HAPROXY_CONFIG": str(config), "RELOAD_INTERVAL": "0.1"},
                                stderr=subprocess.PIPE, text=True)
@@ -230,9 +231,12 @@ def test_haproxy_reload_loads_the_last_of_a_burst_of_rewrites_and_retries_a_fail
             time.sleep(0.02)
         assert wait_until(lambda: loaded.read_text() == "v10\n")
         broken.touch()
+        tried = len(tries.read_text())
         config.write_text("v11\n")
-        time.sleep(0.5)
+        time.sleep(3)  # 30 looks
         assert loaded.read_text() == "v10\n"
+        # Tried after 1, 2, 4, 8 and 16 looks: not on each of the 30.
+        assert len(tries.read_text()) - tried <= 6
         broken.unlink()
         assert wait_until(lambda: loaded.read_text() == "v11\n")
         assert watcher.poll() is None
