@@ -48,9 +48,12 @@ class VmStack(ClusterStack):
         resources.remove(self.plan())
 
     def up(self, *extra: str) -> float:
-        """`blackfish up --parallel 2`; the seconds it took."""
+        """`blackfish up --parallel 2`; the seconds it took. What it reported per step and node
+        (stderr) is kept in `up_report`."""
         started = time.monotonic()
-        self.ok("up", self.name, "--parallel", "2", *extra, timeout=UP_TIMEOUT)
+        result = self.cli("up", self.name, "--parallel", "2", *extra, timeout=UP_TIMEOUT)
+        assert result.returncode == 0, f"blackfish up -> {result.returncode}\n{result.stdout}\n{result.stderr}"
+        self.up_report = result.stderr
         return time.monotonic() - started
 
     def diagnose(self, nodes: tuple[str, ...]) -> str:

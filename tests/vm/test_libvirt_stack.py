@@ -84,10 +84,11 @@ def stack(tmp_path_factory):
 
 
 def test_up_returns_once_the_swarm_has_formed(stack):
-    # No waiting here: `up` itself waited for the swarm.
-    nodes = stack.swarm_nodes()
-    assert set(nodes) == set(NODES)
-    assert {status for _, status in nodes.values()} == {"Ready"}
+    # `up` itself waited for the swarm: its ready step saw each node a Ready member in its role.
+    for node in NODES:
+        assert re.search(rf"^{node} +ready +ready; units: ", stack.up_report, re.M), stack.up_report
+    # And it is the swarm `node ls` shows (once settled: see SETTLE_SECONDS).
+    ready_swarm(stack)
     managers = stack.ok(NAME, "node", "ls", "--filter", "role=manager", "--format", "{{.Hostname}}").split()
     assert sorted(managers) == list(NODES)
 
