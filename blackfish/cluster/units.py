@@ -20,7 +20,8 @@ SETTLED_SECONDS = 60
 # Runs its arguments as root: through sudo when the provider's ssh logs in as a user (core),
 # who may not read the system journal.
 AS_ROOT = 'if [ "$(id -u)" != 0 ]; then set -- sudo -n "$@"; fi; exec "$@"'
-# Where templates/files/await-image marks the units that wait for their image.
+# Where a container unit's await-image marks that it waits for its image: one file per unit,
+# named after it (AWAIT_IMAGE_MARKER in templates/units/container.j2).
 AWAIT_IMAGE_MARKERS = "/run/blackfish/await-image"
 JOURNAL_LINES = 15
 
@@ -67,8 +68,8 @@ def unit_states(run: Run, names: list[str]) -> dict[str, str]:
         elif "=" in line:
             key, value = line.split("=", 1)
             current[key] = value
-    states = {name: states.get(name, "unknown") for name in names}
-    return {name: "waiting" if state == "active" and name in waiting else state for name, state in states.items()}
+    return {name: "waiting" if (state := states.get(name, "unknown")) == "active" and name in waiting else state
+            for name in names}
 
 
 def _unit_state(props: dict[str, str], now_us: float) -> str:

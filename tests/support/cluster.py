@@ -66,10 +66,13 @@ class ClusterStack:
         return subprocess.run([sys.executable, "-m", "blackfish", *args], cwd=self.workdir, env=self.env,
                               capture_output=True, text=True, timeout=timeout, input=input)
 
-    def ok(self, *args: str, timeout: float = 900) -> str:
+    def run_ok(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
         result = self.cli(*args, timeout=timeout)
         assert result.returncode == 0, f"blackfish {' '.join(args)} -> {result.returncode}\n{result.stdout}\n{result.stderr}"
-        return result.stdout
+        return result
+
+    def ok(self, *args: str, timeout: float = 900) -> str:
+        return self.run_ok(*args, timeout=timeout).stdout
 
     def up(self, *extra: str) -> str:
         return self.ok("up", self.name, "--provider", "docker", "--parallel", "4", *extra)

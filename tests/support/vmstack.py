@@ -51,9 +51,7 @@ class VmStack(ClusterStack):
         """`blackfish up --parallel 2`; the seconds it took. What it reported per step and node
         (stderr) is kept in `up_report`."""
         started = time.monotonic()
-        result = self.cli("up", self.name, "--parallel", "2", *extra, timeout=UP_TIMEOUT)
-        assert result.returncode == 0, f"blackfish up -> {result.returncode}\n{result.stdout}\n{result.stderr}"
-        self.up_report = result.stderr
+        self.up_report = self.run_ok("up", self.name, "--parallel", "2", *extra, timeout=UP_TIMEOUT).stderr
         return time.monotonic() - started
 
     def diagnose(self, nodes: tuple[str, ...]) -> str:
