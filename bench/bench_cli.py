@@ -8,24 +8,18 @@ rounds each, so the spread shows the noise of this shared machine.
 from __future__ import annotations
 
 import statistics
-import subprocess
-from pathlib import Path
 
-from timing import PYTHON, block_ratios, ratio_row, samples
+from timing import REPO, block_ratios, installed_python, ratio_row, samples
 
-REPO = Path(__file__).resolve().parent.parent
 ROUNDS, BLOCKS = 30, 5
 
 
 def run() -> list[dict]:
-    # Measure blackfish as `pip install` leaves it, with bytecode: this machine sets
-    # PYTHONDONTWRITEBYTECODE, which would otherwise recompile every module on each call.
-    subprocess.run([PYTHON, "-m", "compileall", "-q", str(REPO / "blackfish")], check=True)
-    # The `blackfish` console script next to this Python, as users run it (else `python -m`).
-    script = Path(PYTHON).parent / "blackfish"
-    blackfish = [str(script)] if script.exists() else [PYTHON, "-m", "blackfish"]
+    # blackfish as a user installs it, and click from the same install.
+    python = installed_python()
+    blackfish = [str(python.parent / "blackfish")]
     taken = samples({
-        "import click": [PYTHON, "-c", "import click"],
+        "import click": [str(python), "-c", "import click"],
         "blackfish --help": [*blackfish, "--help"],
         "blackfish validate": [*blackfish, "validate", "-f", str(REPO / "nodes.yml")],
     }, repeat=ROUNDS)

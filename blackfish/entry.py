@@ -43,8 +43,9 @@ def _proxy(stack: str, args: list[str]) -> None:
     import os
 
     from blackfish import proxy
+    from blackfish.home import has_record
 
-    if os.environ.get("BLACKFISH_DEBUG") or not os.path.isfile(os.path.join(proxy.state_path(stack), proxy.RECORD)):
+    if os.environ.get("BLACKFISH_DEBUG") or not has_record(stack):
         return  # tracebacks, and words that name no stack, are the CLI's
     from blackfish.errors import BlackfishError, user_lines
 

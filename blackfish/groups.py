@@ -8,36 +8,39 @@ checked as a group of its stack; `recorded(name)` is that record as a Stack for 
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 from typing import TYPE_CHECKING
 
+from blackfish import home
 from blackfish.model.groups import Context, group_name
-from blackfish.state import RECORD, StateDir, home
 
 if TYPE_CHECKING:
     from blackfish.model.stack import Stack
-# record and model.stack are imported where a record is read: `blackfish validate` of a new
-# stack's file reads none (bench/bench_cli.py).
+    from blackfish.state import StateDir
+# state, record and model.stack are imported where a record is read: `blackfish validate` of
+# a new stack's file reads none (bench/bench_cli.py).
 
 
 def recorded(stack_name: str) -> Stack | None:
     """The stack as its record has it (None for a stack never rendered)."""
-    state = StateDir(stack_name)
-    if not state.file(RECORD).exists():
+    if not home.has_record(stack_name):
         return None
     from blackfish import record
     from blackfish.model.stack import Stack
+    from blackfish.state import StateDir
 
-    found = record.read_if_any(state)
+    found = record.read_if_any(StateDir(stack_name))
     return Stack.from_record(found.plan) if found else None
 
 
-def context_for(config, path: Path) -> Context:
+def context_for(config, path: str) -> Context:
     """The other groups of the file's stack, from its record (an empty Context for a new stack)."""
     stack = recorded(config.stack)
     foreign = _foreign_ips(config.stack) if config.consul_joinip else {}
     if stack is None:
         return Context(foreign=foreign)
+    from blackfish.state import StateDir
+
     state = StateDir(config.stack)
     return context_of(stack, group_name(config.group, path), consul_key=_stored(state, "consul-key"),
                       registry_secret=_stored(state, "registry-secret"), foreign=foreign)
@@ -60,9 +63,9 @@ def _stored(state: StateDir, name: str) -> str | None:
 def _foreign_ips(stack_name: str) -> dict[str, str]:
     """ip -> stack, for the nodes of every other recorded stack."""
     found: dict[str, str] = {}
-    base = home()
-    for other in sorted(p.name for p in base.iterdir() if (p / RECORD).is_file()) if base.is_dir() else ():
-        if other == stack_name:
+    base = home.base()
+    for other in sorted(os.listdir(base)) if os.path.isdir(base) else ():
+        if other == stack_name or not home.has_record(other):
             continue
         try:
             stack = recorded(other)

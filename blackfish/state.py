@@ -19,18 +19,16 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Callable, Iterator
 
 from blackfish.errors import BlackfishError, UsageError
+from blackfish.home import RECORD, base
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
 # tempfile, secrets and concurrent.futures are imported where a file is written: `blackfish
 # validate` and a warm proxy call write none, and those three cost it a third (bench_cli.py).
 
-HOME_ENV = "BLACKFISH_HOME"
-
 # The layout of a state directory: every name blackfish gives a file in it, in one place.
-# (The proxy's warm path repeats RECORD, PROXY_CACHE and the client files to stay import-light;
-# a unit test keeps them equal.)
-RECORD = "stack.json"  # blackfish.record
+# (RECORD is blackfish.home's; the proxy's warm path repeats PROXY_CACHE and the client files
+# to stay import-light, and a unit test keeps them equal.)
 LOCK = ".lock"
 SECRETS = "secrets"  # secrets/<name>, generated secrets (0600)
 CA_CERT, CA_KEY = "ca.pem", "ca-key.pem"
@@ -78,7 +76,7 @@ FLUSH_THREADS = 4
 
 
 def home() -> Path:
-    return Path(os.environ.get(HOME_ENV) or Path.home() / ".blackfish")
+    return Path(base())
 
 
 class _Held:

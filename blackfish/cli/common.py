@@ -81,7 +81,7 @@ def target_stack(stack_name: str | None, nodes_file: str | None):
 
     explicit = nodes_file is not None or bool(os.environ.get(config.FILE_ENV))
     if stack_name is not None and not explicit:
-        path = config.resolve_path(None)
+        path = Path(config.resolve_path(None))
         describes_it = path.is_file() and _stack_named_in(path) == stack_name
         # A nodes file about another stack is the likelier mistake when STACK has no state.
         if not describes_it and (StateDir(stack_name).exists() or not path.is_file()):

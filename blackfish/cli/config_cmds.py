@@ -32,7 +32,7 @@ def validate(nodes_file, as_json):
         from blackfish.cli.output import print_json
         from blackfish.model.stack import plan
 
-        print_json(plan(loaded.config, source=loaded.path).to_record())
+        print_json(plan(loaded.config, source=Path(loaded.path)).to_record())
         return
     click.echo(summary(loaded))
 

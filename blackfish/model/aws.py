@@ -7,11 +7,11 @@ credentials come from boto3's chain (environment, profile, SSO), never from node
 `secret-access-key` is refused, `access-key-id` only pins which key the chain must find.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: msgspec would eval every field's annotation from its
+# string on the first decode (a millisecond of each `blackfish validate`, bench/bench_cli.py).
 
 import ipaddress
 import re
-from dataclasses import dataclass, field
 from typing import Union
 
 import msgspec
@@ -52,27 +52,28 @@ class AwsNodeKeys(msgspec.Struct, **_STRUCT):
 
 
 # Every value is checked with a full match (re.fullmatch), so no prefix of a bad value passes.
+# Compiled on first use (re caches them): a file without AWS keys needs none.
 PATTERNS = {
-    "region": (re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}"), "an AWS region like eu-west-1"),
-    "profile": (re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+=,@-]{0,63}"), "an AWS profile name (letters, digits, '_.+=,@-')"),
-    "access-key-id": (re.compile(r"(AKIA|ASIA)[A-Z2-7]{16}"), "an access key id like AKIA... (20 characters)"),
-    "availability-zone": (re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}[a-z](-[a-z]+-\d[a-z]?)?"),
+    "region": (r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}", "an AWS region like eu-west-1"),
+    "profile": (r"[A-Za-z0-9][A-Za-z0-9_.+=,@-]{0,63}", "an AWS profile name (letters, digits, '_.+=,@-')"),
+    "access-key-id": (r"(AKIA|ASIA)[A-Z2-7]{16}", "an access key id like AKIA... (20 characters)"),
+    "availability-zone": (r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}[a-z](-[a-z]+-\d[a-z]?)?",
                           "an availability zone like eu-west-1a"),
-    "subnet-id": (re.compile(r"subnet-[0-9a-f]{8}([0-9a-f]{9})?"), "a subnet id like subnet-0123456789abcdef0"),
-    "instance-type": (re.compile(r"[a-z][a-z0-9-]*\.[a-z0-9]+"), "an EC2 instance type like t3.medium"),
-    "keypair-name": (re.compile(r"[A-Za-z0-9._@+=:/-]{1,255}"), "an EC2 key pair name (letters, digits, '._@+=:/-')"),
-    "security-groups": (re.compile(r"sg-[0-9a-f]{8}([0-9a-f]{9})?"), "a security group id like sg-0123456789abcdef0"),
-    "s3bucket": (re.compile(r"(?!xn--)(?!.*\.\.)(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"),
+    "subnet-id": (r"subnet-[0-9a-f]{8}([0-9a-f]{9})?", "a subnet id like subnet-0123456789abcdef0"),
+    "instance-type": (r"[a-z][a-z0-9-]*\.[a-z0-9]+", "an EC2 instance type like t3.medium"),
+    "keypair-name": (r"[A-Za-z0-9._@+=:/-]{1,255}", "an EC2 key pair name (letters, digits, '._@+=:/-')"),
+    "security-groups": (r"sg-[0-9a-f]{8}([0-9a-f]{9})?", "a security group id like sg-0123456789abcdef0"),
+    "s3bucket": (r"(?!xn--)(?!.*\.\.)(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]",
                  "an S3 bucket name (3-63 lowercase letters, digits, '.' and '-')"),
-    "s3-endpoint": (re.compile(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?/?"), "an http(s)://HOST[:PORT] URL"),
-    "box": (re.compile(r"ami-[0-9a-f]{8}([0-9a-f]{9})?|(flatcar-)?(stable|beta|alpha|lts)"),
+    "s3-endpoint": (r"https?://[A-Za-z0-9.-]+(:\d{1,5})?/?", "an http(s)://HOST[:PORT] URL"),
+    "box": (r"ami-[0-9a-f]{8}([0-9a-f]{9})?|(flatcar-)?(stable|beta|alpha|lts)",
             "a Flatcar channel (stable, beta, alpha, lts) or an AMI id like ami-0123456789abcdef0"),
 }
 
 
 def _bad_pattern(key: str, value: str) -> str | None:
     pattern, what = PATTERNS[key]
-    return None if pattern.fullmatch(value) else f"{value!r} is not {what}"
+    return None if re.fullmatch(pattern, value) else f"{value!r} is not {what}"
 
 
 def check(config, bad) -> None:
@@ -121,8 +122,7 @@ def operator_cidr_problem(value: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class AwsSettings:
+class AwsSettings(msgspec.Struct, frozen=True):
     """What an AWS stack keeps of nodes.yml (and stack.json records): no secret among them."""
 
     region: str
@@ -139,7 +139,7 @@ class AwsSettings:
     operator_cidr: str | None = None
     lb_public_ports: tuple[int, ...] = ()
     # node name -> {"instance-type": ..., "availability-zone": ...}
-    nodes: dict[str, dict[str, str]] = field(default_factory=dict)
+    nodes: dict[str, dict[str, str]] = {}
 
     def instance_type_of(self, node: str) -> str:
         return self.nodes.get(node, {}).get("instance-type") or self.instance_type

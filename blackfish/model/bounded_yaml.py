@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-from pathlib import Path
-
 import yaml
 
 # A nodes.yml of a hundred nodes is about 10 KB; PyYAML scans about 1 MB in 3 s.
@@ -39,7 +37,7 @@ class LimitError(Exception):
         self.message = message
 
 
-def read_text(path: Path) -> str:
+def read_text(path: str | os.PathLike) -> str:
     """The file's text, refusing what is not a regular file and what is over MAX_FILE_BYTES.
 
     Opened non-blocking, so a FIFO is refused instead of waiting forever for a writer."""

@@ -5,14 +5,14 @@ below, then checked as a whole; every problem is reported at once with its place
 file. Nothing downstream reads YAML again: stack.py derives the rest from a Config.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: msgspec would eval every field's annotation from its
+# string on the first decode (a millisecond of each `blackfish validate`, bench/bench_cli.py).
 
 import base64
 import binascii
 import os
 import re
 import typing
-from pathlib import Path
 from typing import Literal, Union
 
 import msgspec
@@ -104,7 +104,7 @@ class LoadedConfig(msgspec.Struct, frozen=True):
     """A valid Config, the file it came from and the warnings found while checking it."""
 
     config: Config
-    path: Path
+    path: str
     warnings: list[Problem]
 
 
@@ -125,12 +125,12 @@ def default_roles(config: Config, index: int) -> tuple[str, ...]:
     return tuple(dict.fromkeys(roles))
 
 
-def resolve_path(option: str | None) -> Path:
+def resolve_path(option: str | None) -> str:
     """The nodes file: -f/--file, else $BLACKFISH_NODES_YML, else ./nodes.yml."""
-    return Path(option or os.environ.get(FILE_ENV) or DEFAULT_FILE)
+    return option or os.environ.get(FILE_ENV) or DEFAULT_FILE
 
 
-def load(path: Path, context_for=None) -> LoadedConfig:
+def load(path: str | os.PathLike, context_for=None) -> LoadedConfig:
     """Read, decode and check a nodes file; raise ConfigError listing every problem.
 
     context_for(config, path) -> groups.Context gives what the stack's other groups are (the
@@ -149,18 +149,19 @@ def load(path: Path, context_for=None) -> LoadedConfig:
     return parse(text, str(path), path, context_for)
 
 
-def parse(text: str, filename: str = DEFAULT_FILE, path: Path | None = None, context_for=None) -> LoadedConfig:
+def parse(text: str, filename: str = DEFAULT_FILE, path: str | os.PathLike | None = None, context_for=None) -> LoadedConfig:
     from blackfish.model import groups
 
     doc = _Document(text, filename)
     config = doc.decode()
-    context = context_for(config, path or Path(filename)) if context_for else groups.Context()
+    path = os.fspath(path or filename)
+    context = context_for(config, path) if context_for else groups.Context()
     problems = _check(config, doc, context)
     problems.sort(key=lambda p: (p.line, p.column))
     errors = [p for p in problems if not p.warning]
     if errors:
         raise ConfigError(errors)
-    return LoadedConfig(config, path or Path(filename), [p for p in problems if p.warning])
+    return LoadedConfig(config, path, [p for p in problems if p.warning])
 
 
 def json_schema() -> dict:

@@ -11,8 +11,8 @@ only compares, so every problem is reported at its place in the file being loade
 
 from __future__ import annotations
 
+import os
 import re
-from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping, NamedTuple
 
@@ -41,11 +41,12 @@ def group_problem(name: str) -> str | None:
     return "must be lowercase letters, digits, '.', '-' and '_' (at most 63), starting and ending with a letter or digit"
 
 
-def group_name(given: str | None, path: Path | None) -> str:
+def group_name(given: str | None, path: str | os.PathLike | None) -> str:
     """The group's name: `group:`, else the file's name without its suffix, made a valid name."""
     if given:
         return given
-    stem = re.sub(r"[^a-z0-9._-]+", "-", (path.stem if path else "nodes").lower()).strip("._-")
+    stem = os.path.splitext(os.path.basename(path))[0] if path else "nodes"
+    stem = re.sub(r"[^a-z0-9._-]+", "-", stem.lower()).strip("._-")
     return stem[:63].strip("._-") or "nodes"
 
 

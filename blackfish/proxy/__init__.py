@@ -12,11 +12,12 @@ import os
 import sys
 import time
 
+from blackfish.home import RECORD, stack_path
+
 CACHE = "proxy-cache"
 CACHE_FORMAT = "blackfish-proxy-cache/1"  # one line: format, name, ip, port, chosen at, stack.json mtime
 CACHE_TTL = 30.0  # seconds a chosen manager is trusted without a new probe
 CHECK_TIMEOUT = 1.0  # the warm path's liveness check; a LAN or VM network answers in a millisecond
-RECORD = "stack.json"
 CLIENT_FILES = ("ca.pem", "cert.pem", "key.pem")  # what the docker CLI reads from DOCKER_CERT_PATH
 ENV_NAMES = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
 # Removed from docker's environment: current CLIs let DOCKER_HOST win over a context, but
@@ -42,13 +43,6 @@ class Manager:
 
     def __repr__(self) -> str:
         return f"Manager({self.name!r}, {self.docker_host!r})"
-
-
-def state_path(stack_name: str) -> str:
-    # blackfish.state.home() in one line: importing that module costs more than the whole warm path
-    # (tests/unit/test_proxy.py keeps the two in step).
-    base = os.environ.get("BLACKFISH_HOME") or os.path.join(os.path.expanduser("~"), ".blackfish")
-    return os.path.join(base, stack_name)
 
 
 def docker_env(manager: Manager, cert_path: str) -> dict[str, str]:
@@ -128,7 +122,7 @@ def exec_if_remembered(stack_name: str, args: list[str]) -> None:
     """Exec docker at once when the stack has a fresh remembered manager; else return.
 
     Never raises for the user to see: anything unusual returns, and the full path reports it."""
-    path = state_path(stack_name)
+    path = stack_path(stack_name)
     manager = remembered(path)
     if manager is not None:
         try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -59,6 +61,21 @@ def test_validate_says_the_same_with_or_without_click(args, tmp_path):
     result = blackfish(*args, "validate", "-f", str(nodes))
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.splitlines()[-1].startswith(f"{nodes}:3:9: nodes[0].ip: not an IP address"), result.stderr
+
+
+def test_validate_of_a_new_stack_loads_only_what_checking_needs(bf_home):
+    # Editors run validate on every save (bench/bench_cli.py times it); each of these modules
+    # cost it milliseconds before it was left out of that path.
+    never = {"click", "pathlib", "dataclasses", "json", "threading", "importlib.util", "publicsuffixlist",
+             "blackfish.state", "blackfish.record", "blackfish.model.stack"}
+    program = ("import atexit, sys\n"
+               "atexit.register(lambda: print(' '.join(sys.modules), file=sys.stderr))\n"
+               f"sys.argv = ['blackfish', 'validate', '-f', {str(EXAMPLE)!r}]\n"
+               "from blackfish.entry import main\n"
+               "main()\n")
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith(f"{EXAMPLE}: ok: stack 'vagrant'"), result.stderr
+    assert never & set(result.stderr.split()) == set()
 
 
 def test_unknown_command_is_a_usage_error(bf_home):

@@ -29,3 +29,7 @@ def test_one_label_names_are_public_exactly_when_the_whole_list_says_so():
     assert differ == []
     assert naming.is_public_suffix("com") and naming.is_public_suffix("ck") and naming.is_public_suffix("xn--p1ai")
     assert not naming.is_public_suffix("vagrant")
+
+
+def test_the_list_is_read_from_the_package_import_would_load():
+    assert naming._list_file() == publicsuffixlist.PSLFILE

@@ -13,7 +13,7 @@ import types
 
 import pytest
 
-from blackfish import proxy
+from blackfish import home, proxy
 
 from blackfish.proxy import probe
 from blackfish.entry import _may_be_stack
@@ -58,16 +58,19 @@ def listener():
     server.close()
 
 
-def test_state_path_is_the_state_directory(bf_home, monkeypatch):
-    assert proxy.state_path("vagrant") == str(StateDir("vagrant").path) == str(bf_home / "vagrant")
+def test_the_import_light_path_is_the_state_directory(bf_home, monkeypatch):
+    assert home.stack_path("vagrant") == str(StateDir("vagrant").path) == str(bf_home / "vagrant")
+    assert not home.has_record("vagrant")
+    StateDir("vagrant").save_record({})
+    assert home.has_record("vagrant")
     monkeypatch.delenv("BLACKFISH_HOME")
-    assert proxy.state_path("vagrant") == str(StateDir("vagrant").path)
+    assert home.stack_path("vagrant") == str(StateDir("vagrant").path)
 
 
 def test_the_warm_path_names_the_state_files_as_the_state_directory_does():
     from blackfish import state
 
-    assert proxy.RECORD == state.RECORD and proxy.CACHE == state.PROXY_CACHE
+    assert proxy.CACHE == state.PROXY_CACHE
     assert proxy.CLIENT_FILES == (state.CA_CERT, state.CLIENT_CERT, state.CLIENT_KEY)
 
 
