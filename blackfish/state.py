@@ -73,6 +73,9 @@ PUBLIC_SUFFIXES = ("ca.pem", "cert.pem", ".pub")
 # creating files (CPU, once syncfs spares each its fsync) with the caller's. More cost more
 # CPU in switches than they save on a 2-core machine (bench/bench_render.py).
 FLUSH_THREADS = 4
+# Files up to this size that a batch reads are kept until it ends (keys, certificates, secrets;
+# not user-data, 24 KB a node).
+READ_ONCE_BYTES = 8 * 1024
 
 
 def home() -> Path:
@@ -118,6 +121,7 @@ class StateDir:
         self._pending: dict[str, _Staged] = {}  # written in this batch, renamed into place at its end
         self._dropped: list[_Staged] = []  # overwritten or removed in this batch: temp files to delete
         self._plain_dirs: set[str] = set()  # directories refuse_links() found not to be links
+        self._read_in_batch: dict[str, bytes | None] = {}  # small files as read in this batch
 
     def __repr__(self) -> str:
         return f"StateDir({str(self.path)!r})"
@@ -144,12 +148,38 @@ class StateDir:
         pending = self._pending.get(target)
         if pending is not None:  # written in this batch, not yet in place
             return pending.content()
+        if target in self._read_in_batch:
+            return self._read_in_batch[target]
         self.refuse_links(target)
         try:
             with open(target, "rb") as f:
-                return f.read()
+                data = f.read()
+        except FileNotFoundError:
+            data = None
+        # The batch holds the lock, so no one else changes the file: the PKI and the templates
+        # read each node's key and certificate once between them, not once each.
+        if self._flush is not None and (data is None or len(data) <= READ_ONCE_BYTES):
+            self._read_in_batch[target] = data
+        return data
+
+    def stat(self, rel: str) -> os.stat_result | None:
+        """The file's size and times as they are on disk (None when it is missing)."""
+        target = f"{self.path}/{rel}"
+        self.refuse_links(target)
+        try:
+            return os.stat(target)
         except FileNotFoundError:
             return None
+
+    def stat_as_written(self, rel: str) -> os.stat_result | None:
+        """stat() of what this batch wrote to rel, as it will be in place (a rename keeps the
+        file's size and mtime); waits for its temp file. Outside a batch, or for a file the
+        batch did not write, what is on disk."""
+        staged = self._pending.get(f"{self.path}/{rel}")
+        if staged is None:
+            return self.stat(rel)
+        staged.done.result()
+        return os.stat(staged.tmp)
 
     def refuse_links(self, target: Path | str) -> None:
         """Blackfish neither reads nor writes through a symbolic link inside the state directory:
@@ -217,6 +247,7 @@ class StateDir:
 
     def _drop(self, target: str) -> None:
         """Forget a write of this batch that a later write or a remove() replaces."""
+        self._read_in_batch.pop(target, None)
         earlier = self._pending.pop(target, None)
         if earlier is not None:
             self._dropped.append(earlier)
@@ -262,6 +293,7 @@ class StateDir:
             flush, self._flush = self._flush, None
             flush.shutdown(wait=True)
             staged, self._pending = list(self._pending.items()), {}
+            self._read_in_batch = {}
             dropped, self._dropped = self._dropped, []
             _unlink_temps(dropped)
             if not completed:

@@ -138,7 +138,7 @@ def _write_node(stack: Stack, state: StateDir, node: Node, context: dict, env: j
     if not made.unchanged(node.name, inputs, rel):
         data = _render(env, stack, node, {**context, **pems}).encode()
         changed = state.write(rel, data, mode=USER_DATA_MODE)
-        made.record(node.name, inputs, data)
+        made.record(node.name, inputs, data, rel)
     services = node_services(stack, node)
     return RenderedNode(node=node, path=state.file(rel), services=services, changed=changed,
                         images={s: stack.images[s] for s in services if s in stack.images})

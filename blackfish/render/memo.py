@@ -2,9 +2,11 @@
 
 `render-memo.json` in the state directory maps each node to two SHA-256 digests: of
 everything its user-data is made from (the stack, the node's certificate and key, the CA,
-the secrets, every template file, blackfish's own code) and of the user-data it wrote. A
-rerun that finds both the same (the second by reading the file back) keeps the file
-without running the templates, which were nearly all of a rerun's time.
+the secrets, every template file, blackfish's own code) and of the user-data it wrote,
+with that file's size and mtime. A rerun that finds the same inputs and the file as written
+keeps it without running the templates, which were nearly all of a rerun's time. The file
+is read back and hashed only when its size or mtime differ (an edit changes them; reading
+and hashing every user-data was a fifth of a rerun): an edited file is rendered again.
 """
 
 from __future__ import annotations
@@ -26,24 +28,33 @@ class Memo:
         except ValueError:  # damaged: render everything again
             loaded = {}
         self.before = loaded if isinstance(loaded, dict) else {}
-        self.now: dict[str, list[str]] = {}
+        self.now: dict[str, list] = {}  # node -> [inputs digest, user-data digest, size, mtime_ns]
+        self._written: dict[str, str] = {}  # node -> its user-data, written by this render
 
     def unchanged(self, node: str, inputs: str, rel: str) -> bool:
         """True when the node's user-data was made from these inputs and is still on disk as written."""
         seen = self.before.get(node)
-        if not isinstance(seen, list) or len(seen) != 2 or seen[0] != inputs:
+        if not isinstance(seen, list) or len(seen) not in (2, 4) or seen[0] != inputs:
             return False
-        data = self.state.read(rel)
-        if data is None or hashlib.sha256(data).hexdigest() != seen[1]:
+        on_disk = self.state.stat(rel)  # before the read: a change after it shows next time
+        if on_disk is None:
             return False
-        self.now[node] = seen
+        if seen[2:] != [on_disk.st_size, on_disk.st_mtime_ns]:
+            data = self.state.read(rel)
+            if data is None or hashlib.sha256(data).hexdigest() != seen[1]:
+                return False
+        self.now[node] = [*seen[:2], on_disk.st_size, on_disk.st_mtime_ns]
         return True
 
-    def record(self, node: str, inputs: str, data: bytes) -> None:
+    def record(self, node: str, inputs: str, data: bytes, rel: str) -> None:
         self.now[node] = [inputs, hashlib.sha256(data).hexdigest()]
+        self._written[node] = rel
 
     def save(self, others: tuple[str, ...] = ()) -> None:
         """Write the memo of the nodes rendered now; `others` (not rendered this time, such as
         another group's nodes) keep what the last memo said of them."""
         kept = {node: self.before[node] for node in others if node in self.before and node not in self.now}
+        for node, rel in self._written.items():
+            written = self.state.stat_as_written(rel)
+            self.now[node] += [written.st_size, written.st_mtime_ns]
         self.state.write(MEMO, json.dumps({**kept, **self.now}, sort_keys=True) + "\n", mode=MEMO_MODE)

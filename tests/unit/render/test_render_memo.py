@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+
 from blackfish import pki
 from blackfish.render import render_stack
 from tests.support.rendered import files, render_yaml, user_data
@@ -61,3 +64,26 @@ def test_a_damaged_memo_only_costs_a_full_render(tmp_path):
     state.write(pki.CHECKED, "[]")
     again = render_stack(stack, state)
     assert [n.changed for n in again] == [False, False] and contents(again) == contents(nodes)
+
+
+def test_an_edit_of_the_same_size_is_rendered_again(tmp_path):
+    stack, state, nodes = render_yaml(NODES, tmp_path)
+    expected = contents(nodes)
+    path = nodes[0].path
+    edited = expected["memo-01"].replace(b"memo-01", b"memo-99", 1)
+    assert edited != expected["memo-01"] and len(edited) == len(expected["memo-01"])
+    before = path.stat()
+    path.write_bytes(edited)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))  # an editor, a second later
+    again = render_stack(stack, state)
+    assert [n.changed for n in again] == [True, False]
+    assert contents(again) == expected
+
+
+def test_a_memo_of_an_earlier_version_still_spares_the_templates(tmp_path):
+    stack, state, nodes = render_yaml(NODES, tmp_path)
+    memo = json.loads(state.read("render-memo.json"))
+    state.write("render-memo.json", json.dumps({node: seen[:2] for node, seen in memo.items()}))  # no size, no mtime
+    again = render_stack(stack, state)
+    assert [n.changed for n in again] == [False, False] and contents(again) == contents(nodes)
+    assert json.loads(state.read("render-memo.json")) == memo
