@@ -96,7 +96,8 @@ _HELD_GUARD = threading.Lock()
 
 
 class _Staged:
-    """One write of a batch: its bytes until its temp file holds them, then only that file's name."""
+    """One write of a batch: its bytes until its temp file holds them, then only that file's name
+    (a file up to READ_ONCE_BYTES keeps its bytes: the batch reads it back without a syscall)."""
 
     __slots__ = ("data", "tmp", "done")
 
@@ -122,6 +123,7 @@ class StateDir:
         self._dropped: list[_Staged] = []  # overwritten or removed in this batch: temp files to delete
         self._plain_dirs: set[str] = set()  # directories refuse_links() found not to be links
         self._read_in_batch: dict[str, bytes | None] = {}  # small files as read in this batch
+        self._absent_in_batch: set[str] = set()  # directories this batch found missing
 
     def __repr__(self) -> str:
         return f"StateDir({str(self.path)!r})"
@@ -148,17 +150,26 @@ class StateDir:
         pending = self._pending.get(target)
         if pending is not None:  # written in this batch, not yet in place
             return pending.content()
+        # The batch holds the lock, so no one else changes the files: the PKI and the templates
+        # read each node's key and certificate once between them, not once each, and a first
+        # render looks for a new node's files with one lstat (each missed lookup waited for the
+        # writer threads' turn with the GIL: a fifth of a first render).
+        in_batch = self._flush is not None
         if target in self._read_in_batch:
             return self._read_in_batch[target]
-        self.refuse_links(target)
+        directory = target.rpartition("/")[0]
+        if directory in self._absent_in_batch:
+            return None
+        if not self.refuse_links(target):
+            if in_batch:
+                self._absent_in_batch.add(directory)
+            return None
         try:
             with open(target, "rb") as f:
                 data = f.read()
         except FileNotFoundError:
             data = None
-        # The batch holds the lock, so no one else changes the file: the PKI and the templates
-        # read each node's key and certificate once between them, not once each.
-        if self._flush is not None and (data is None or len(data) <= READ_ONCE_BYTES):
+        if in_batch and (data is None or len(data) <= READ_ONCE_BYTES):
             self._read_in_batch[target] = data
         return data
 
@@ -181,9 +192,10 @@ class StateDir:
         staged.done.result()
         return os.stat(staged.tmp)
 
-    def refuse_links(self, target: Path | str) -> None:
+    def refuse_links(self, target: Path | str) -> bool:
         """Blackfish neither reads nor writes through a symbolic link inside the state directory:
-        a linked nodes/<n> would put a node's private key wherever the link points."""
+        a linked nodes/<n> would put a node's private key wherever the link points. Returns
+        whether the directory that holds target exists."""
         inside, target = str(self.path), str(target)
         if not target.startswith(inside + "/"):
             raise ValueError(f"{target} is not inside {inside}")
@@ -194,12 +206,13 @@ class StateDir:
             try:
                 mode = os.lstat(inside).st_mode
             except FileNotFoundError:
-                return
+                return inside == target
             if stat.S_ISLNK(mode):
                 raise UsageError(f"{inside} is a symbolic link; blackfish does not follow links in its state "
                                  "directory: remove it and run the command again")
             if stat.S_ISDIR(mode):
                 self._plain_dirs.add(inside)
+        return True
 
     def write(self, rel: str | Path, data: bytes | str, mode: int = 0o600) -> bool:
         """Write atomically; keep the file (bytes and mtime) when the content is unchanged.
@@ -243,7 +256,8 @@ class StateDir:
     def _stage(self, staged: _Staged, target: str, mode: int) -> None:
         # Without syncfs(2) each temp file needs its own fsync before its rename.
         staged.tmp = self._write_temp(target, staged.data, mode, sync=_syncfs() is None)
-        staged.data = None  # on disk now: stop holding its bytes (10,000 nodes' user-data would be 250 MB)
+        if len(staged.data) > READ_ONCE_BYTES:  # on disk now: 10,000 nodes' user-data would hold 250 MB
+            staged.data = None
 
     def _drop(self, target: str) -> None:
         """Forget a write of this batch that a later write or a remove() replaces."""
@@ -293,7 +307,7 @@ class StateDir:
             flush, self._flush = self._flush, None
             flush.shutdown(wait=True)
             staged, self._pending = list(self._pending.items()), {}
-            self._read_in_batch = {}
+            self._read_in_batch, self._absent_in_batch = {}, set()
             dropped, self._dropped = self._dropped, []
             _unlink_temps(dropped)
             if not completed:

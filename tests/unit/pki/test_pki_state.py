@@ -142,6 +142,27 @@ def test_a_batch_reads_its_own_writes_and_leaves_every_file_in_place(state):
     assert leftovers(state) == []
 
 
+def test_a_batch_reads_what_it_wrote_where_it_found_nothing_and_what_changed_after_it(state):
+    state.write("nodes/n1/cert.pem", b"cert 1\n")
+    with state.batch():
+        assert state.read("nodes/n2/key.pem") is None  # no nodes/n2: the batch remembers that
+        assert state.read("nodes/n1/cert.pem") == b"cert 1\n"
+        state.write("nodes/n2/key.pem", b"key 2\n")
+        assert state.read("nodes/n2/key.pem") == b"key 2\n" and state.read("nodes/n2/cert.pem") is None
+        state.write("nodes/n1/cert.pem", b"cert 1, new\n")
+        assert state.read("nodes/n1/cert.pem") == b"cert 1, new\n"
+        state.write("nodes/n1/user-data", b"x" * (state_module.READ_ONCE_BYTES + 1))  # too big to keep in memory
+        state.stat_as_written("nodes/n1/user-data")  # its temp file is written
+        assert state.read("nodes/n1/user-data") == b"x" * (state_module.READ_ONCE_BYTES + 1)
+    assert state.read("nodes/n1/cert.pem") == b"cert 1, new\n" and state.read("nodes/n2/key.pem") == b"key 2\n"
+    state.file("nodes/n2/cert.pem").write_bytes(b"cert 2\n")  # between two commands
+    state.file("nodes/n1/cert.pem").write_bytes(b"cert 1, by hand\n")
+    with state.batch():
+        assert state.read("nodes/n2/cert.pem") == b"cert 2\n" and state.read("nodes/n1/cert.pem") == b"cert 1, by hand\n"
+        state.remove("nodes/n2/cert.pem")
+        assert state.read("nodes/n2/cert.pem") is None
+
+
 def test_a_write_that_fails_in_a_batch_fails_the_batch_and_leaves_the_old_file(state, fill_disk):
     state.write("ca-key.pem", b"old key\n")
     fill_disk()
