@@ -4,12 +4,14 @@ certificate for it signed by a CA (the extensions a node certificate carries), a
 of USER_DATA_BYTES (about what a node's user-data weighs, the key and certificate in it)
 written and fsync'd.
 
-    python bench/floor_render.py 1000      # seconds for 1000 nodes, and for the layout floor
+    python bench/floor_render.py 1000      # seconds for 1000 nodes, the layout floor, other layouts
 
 `layout_floor` is the same work written the way a stack's state directory lays it out: per
 node a directory and three files (key, certificate, user-data), each written to a temp
 file, fsync'd and renamed into place, one after another. It is what creating the files of
-a render costs here, without templates or blackfish's own code.
+a render costs here, without templates or blackfish's own code. `files_only` writes the
+same bytes as N files per node, in a directory per node or not, without an fsync each (one
+sync at the end, as a batch does): what other layouts would cost (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -91,7 +93,30 @@ def layout_floor(count: int, directory: Path) -> float:
     return time.perf_counter() - started
 
 
+def files_only(count: int, directory: Path, files: int, per_node_dir: bool) -> float:
+    """Seconds for the nodes' keys and certificates written as `files` files per node."""
+    started = time.perf_counter()
+    ca_cert, ca_key = _ca()
+    for i in range(count):
+        data = _leaf(i, ca_cert, ca_key)
+        node = directory / f"floor-{i:05d}" if per_node_dir else directory
+        if per_node_dir:
+            node.mkdir(mode=0o700)
+        for j in range(files):
+            target = node / (f"f{j}" if per_node_dir else f"floor-{i:05d}.f{j}")
+            with open(f"{target}.tmp", "wb") as f:
+                f.write(data[2] if j == 0 else data[j % 2])
+            os.replace(f"{target}.tmp", target)
+    os.sync()
+    return time.perf_counter() - started
+
+
 if __name__ == "__main__":
     nodes = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-    with tempfile.TemporaryDirectory(prefix="bench-floor-") as one, tempfile.TemporaryDirectory(prefix="bench-floor-") as two:
-        print(f"floor {floor(nodes, Path(one)):.3f} s, layout floor {layout_floor(nodes, Path(two)):.3f} s")
+    runs = {"floor": lambda d: floor(nodes, d), "layout floor": lambda d: layout_floor(nodes, d)}
+    for files, per_node_dir in ((4, True), (2, True), (3, False), (2, False), (1, False)):
+        where = "in a directory per node" if per_node_dir else "side by side"
+        runs[f"{files} files {where}"] = lambda d, files=files, per_node_dir=per_node_dir: files_only(nodes, d, files, per_node_dir)
+    for name, measure in runs.items():
+        with tempfile.TemporaryDirectory(prefix="bench-floor-") as directory:
+            print(f"{name}: {measure(Path(directory)):.3f} s")
