@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+
 import yaml
 
 # A nodes.yml of a hundred nodes is about 10 KB; PyYAML scans about 1 MB in 3 s.
