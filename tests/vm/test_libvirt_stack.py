@@ -146,11 +146,23 @@ def test_provision_reapplies_changed_user_data_on_running_nodes(stack):
     stack.ok("provision", NAME, "--parallel", "2", timeout=UP_TIMEOUT)
     # The engine of m3 carries the new label: the node applied its new user-data without a reboot.
     labels = stack.on_node("m3", "docker info --format '{{json .Labels}}'").stdout
-    assert "reprovisioned=yes" in labels
+    assert "reprovisioned=yes" in labels, labels + applies(stack, "m3")
     # Once per node (vagrant-libvirt's `up --provision` would run the provisioners twice).
     log = (stack.home / NAME / "vagrant" / "up.log").read_text()
     assert sorted(re.findall(r"==> (m\d): Running provisioner: apply-user-data", log)) == list(NODES), log[-3000:]
     ready_swarm(stack, before)
+
+
+def applies(stack, node: str) -> str:
+    """What a node did with its user-data: the apply unit's journal, what it applied last and
+    what it was given, the engine's configured labels and when the engine last started."""
+    ran = stack.on_node(node, "sudo journalctl --no-pager -b -o short-precise -u 'user-cloudinit@*' | tail -n 60; "
+                              "sudo cat /var/lib/blackfish/applied-user-data.sha256; "
+                              "sudo sha256sum /var/lib/flatcar-vagrant/vagrantfile-user-data; "
+                              "sudo grep -A4 labels /etc/docker/daemon.json; "
+                              "systemctl show -p ActiveEnterTimestamp -p NRestarts docker.service")
+    log = (stack.home / NAME / "vagrant" / "up.log").read_text()
+    return f"\n--- {node}:\n{ran.stdout}{ran.stderr}\n--- up.log:\n{log[-4000:]}"
 
 
 def test_a_killed_manager_leaves_the_proxy_answering_and_up_restores_it(stack):

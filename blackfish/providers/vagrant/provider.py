@@ -6,9 +6,10 @@ driving the Vagrantfile generated into `<state>/vagrant/`.
     vagrant/up.log        the last `up`'s vagrant output; halt.log, destroy.log likewise
 
 `check()` runs before the state directory is touched (preflight.py). `boot` runs one `vagrant
-up NODE` per node (`vagrant provision NODE` for a running one when provisioning), in waves (blackfish.providers.waves): the first node alone (VirtualBox
+up NODE` per node, in waves (blackfish.providers.waves): the first node alone (VirtualBox
 imports the box into its first VM; concurrent imports of one box collide), then `parallel`
-at a time.
+at a time. When provisioning, a running node gets `vagrant provision NODE` instead, and every
+node is then waited for until it has applied its new user-data (apply_wait.py).
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from blackfish import tools
 from blackfish.errors import BlackfishError, MissingToolError, ProviderError, UsageError
 from blackfish.model.stack import DOCKER_TLS_PORT, Node, Stack
 from blackfish.providers.base import NOT_CREATED, Progress, Provider
-from blackfish.providers.vagrant import preflight
-from blackfish.providers.vagrant.vagrantfile import render_vagrantfile
+from blackfish.providers.vagrant import apply_wait, preflight
+from blackfish.providers.vagrant.vagrantfile import USER_DATA_DIRS, render_vagrantfile
 from blackfish.providers.waves import boot_in_waves
 from blackfish.state import VAGRANT_DIR, StateDir
 
@@ -150,6 +151,10 @@ class VagrantProvider(Provider):
                             progress(node.name, phase["text"])
                 except subprocess.CalledProcessError:
                     raise failure(self.name, "".join(lines), f"`vagrant {' '.join(command)}`", log.path) from None
+                if provision:
+                    progress(node.name, "applying its user-data")
+                    script = apply_wait.wait_script(USER_DATA_DIRS[stack.runtime])
+                    apply_wait.wait_for_apply(node.name, self.ssh_argv(stack, state, node.name, [script]), log.write)
                 progress(node.name, "running")
 
             boot_in_waves(stack.nodes, boot_one, parallel=parallel, progress=progress)

@@ -95,4 +95,4 @@ def test_provisioning_restarts_the_unit_that_applied_the_old_user_data(tmp_path)
     # Flatcar's user-cloudinit@<path>.service is a oneshot that stays active (or failed, after
     # an apply that failed): a new file alone changes nothing on a running node.
     assert text.count("unit=user-cloudinit@$(systemd-escape --path $f).service; ") == 3
-    assert text.count('if [ \\"$applied\\" != inactive ]; then systemctl restart $unit; fi') == 3
+    assert text.count('if [ \\"$applied\\" != inactive ]; then systemctl restart --no-block $unit; fi') == 3
