@@ -5,21 +5,14 @@ that stays active), restarted the way the Vagrantfile's provisioner queues it.""
 
 from __future__ import annotations
 
-import contextlib
-import subprocess
 import time
 
-import docker
 import pytest
 
 from blackfish.errors import ProviderError
-from blackfish.model.config import parse
-from blackfish.model.stack import plan
-from blackfish.providers.docker import node as docker_node
 from blackfish.providers.vagrant import apply_wait
 from blackfish.render.cloudinit import Entry
-from tests.conftest import needs_docker
-from tests.support.cluster import node_image
+from tests.support.systemd_node import sh, systemd_node
 
 pytestmark = pytest.mark.integration
 
@@ -37,36 +30,16 @@ UNIT_NAME = "user-cloudinit@var-lib-flatcar\\x2dvagrant-vagrantfile\\x2duser\\x2
 
 @pytest.fixture(scope="module")
 def node():
-    needs_docker()
-    client = docker.from_env()
-    stack = plan(parse("stack: applywait\nprovider: docker\nadmin-network: 10.244.19.0/24\n"
-                       "nodes:\n  - ip: 10.244.19.11\n").config)
-    options = docker_node.container_options(
-        stack, stack.nodes[0], node_image(), privileged=False, cgroup_version=int(client.info().get("CgroupVersion") or 1),
-        capabilities=docker_node.host_capabilities())
-    options.update(name="blackfish-test-apply-wait", network=None)  # the default bridge: no stack network
-    with contextlib.suppress(docker.errors.NotFound):
-        client.containers.get(options["name"]).remove(force=True)  # left by an interrupted run
-    container = client.containers.run(**options)
-    try:
-        target = docker_node.NodeTarget(container, "n1")
-        target.wait_for_systemd()
+    with systemd_node("applywait", "10.244.19.11") as (container, target):
         target.put((Entry(f"{USER_DATA_DIR}/vagrantfile-user-data", b"first\n", 0o600),
                     Entry("/etc/systemd/system/user-cloudinit@.service", UNIT.encode(), 0o644)))
-        assert run(container, f"systemctl daemon-reload && systemctl start '{UNIT_NAME}'").returncode == 0
+        assert sh(container, f"systemctl daemon-reload && systemctl start '{UNIT_NAME}'").returncode == 0
         yield container
-    finally:
-        container.remove(force=True)
-        client.volumes.get(docker_node.volume_name(stack, stack.nodes[0])).remove()
-
-
-def run(container, script: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", "exec", container.name, "sh", "-c", script], capture_output=True, text=True, timeout=120)
 
 
 def provision(container, content: str) -> None:
     """What the Vagrantfile's provisioner does on a node that had applied a user-data before."""
-    run(container, f"echo {content} > {USER_DATA_DIR}/vagrantfile-user-data; systemctl restart --no-block '{UNIT_NAME}'")
+    sh(container, f"echo {content} > {USER_DATA_DIR}/vagrantfile-user-data; systemctl restart --no-block '{UNIT_NAME}'")
 
 
 def wait(container, lines: list[str]) -> None:
@@ -79,8 +52,8 @@ def test_it_returns_once_the_queued_apply_has_run(node):
     started = time.monotonic()
     wait(node, [])
     assert time.monotonic() - started >= 2  # it did wait for the apply
-    assert run(node, "cat /run/applied").stdout.split()[-1] == "second"
-    assert run(node, f"systemctl is-active '{UNIT_NAME}'").stdout.strip() == "active"
+    assert sh(node, "cat /run/applied").stdout.split()[-1] == "second"
+    assert sh(node, f"systemctl is-active '{UNIT_NAME}'").stdout.strip() == "active"
 
 
 def test_a_failed_apply_is_an_error_with_the_units_journal(node):
@@ -93,7 +66,7 @@ def test_a_failed_apply_is_an_error_with_the_units_journal(node):
     assert any("is failed" in line for line in lines)
     provision(node, "third")  # a failed unit is restarted too
     wait(node, [])
-    assert run(node, "cat /run/applied").stdout.split()[-1] == "third"
+    assert sh(node, "cat /run/applied").stdout.split()[-1] == "third"
 
 
 def test_a_dropped_connection_is_tried_again(tmp_path):

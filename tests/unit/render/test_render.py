@@ -92,15 +92,15 @@ def test_values_have_the_types_coreos_cloudinit_decodes(full):
                 assert drop_in["name"].endswith(".conf")
 
 
-def test_the_engine_is_stopped_then_its_tls_socket_then_it_starts(full):
+def test_the_engine_restarts_in_one_job_that_brings_up_its_enabled_tls_socket(full):
     doc = user_data(full[2][0])
     commands = [(u["name"], u.get("command"), u.get("enable", False)) for u in doc["coreos"]["units"]]
-    assert commands[:3] == [("docker.service", "stop", False), ("docker-tls-tcp.socket", "start", True),
-                            ("docker.service", "start", False)]
+    assert commands[:2] == [("docker-tls-tcp.socket", None, True), ("docker.service", "restart", False)]
     socket = units(doc)["docker-tls-tcp.socket"]
     assert "ListenStream=10.242.0.11:2376\n" in socket and "Service=docker.service\n" in socket
-    drop_in = doc["coreos"]["units"][0]["drop_ins"][0]
-    assert drop_in["name"] == "10-blackfish.conf" and "After=docker-tls-tcp.socket" in drop_in["content"]
+    drop_in = doc["coreos"]["units"][1]["drop_ins"][0]
+    # The restart pulls the socket in (Wants=) and starts it before the engine (After=).
+    assert drop_in["name"] == "10-blackfish.conf" and "Wants=docker-tls-tcp.socket\nAfter=docker-tls-tcp.socket" in drop_in["content"]
 
 
 def test_daemon_json_has_tls_and_labels_and_never_hosts(full):
