@@ -10,7 +10,7 @@ engine, with its old settings, keeps running. CI saw exactly this after `blackfi
 from __future__ import annotations
 
 import dataclasses
-import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -52,16 +52,12 @@ def engine_part(tmp_path, round_: str) -> cloudinit.CloudConfig:
 
 def apply_while_a_unit_needing_the_engine_starts(container, target, config) -> list[str]:
     assert sh(container, "systemctl start slow-to-stop.service").returncode == 0
-    outcome = {}
-    applying = threading.Thread(target=lambda: outcome.update(failures=cloudinit.apply(config, target)))
-    applying.start()
-    try:
+    with ThreadPoolExecutor(1) as pool:
+        applying = pool.submit(cloudinit.apply, config, target)
         wait_for(lambda: "docker.service" in sh(container, "systemctl list-jobs --no-legend").stdout,
                  120, "the apply to queue a job for the engine", interval=0.2)
         assert sh(container, "systemctl start --no-block needs-engine.service").returncode == 0
-    finally:
-        applying.join(timeout=300)
-    return outcome["failures"]
+        return applying.result(timeout=300)
 
 
 def engine(container) -> tuple[str, str]:
