@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 USER_DATA_DIR = "/var/lib/flatcar-vagrant"
 # Each run appends what it read (the user-data) to a log, after a pause long enough for the
 # wait to have to wait; it fails when the user-data says so.
-UNIT = f"""\
+UNIT = """\
 [Service]
 Type=oneshot
 RemainAfterExit=yes
@@ -79,4 +79,3 @@ def test_a_dropped_connection_is_tried_again(tmp_path):
     always = ["sh", "-c", "echo Connection closed by 10.244.19.11 port 22; exit 255"]
     with pytest.raises(ProviderError, match="could not reach it over SSH"):
         apply_wait.wait_for_apply("n1", always, [].append)
-

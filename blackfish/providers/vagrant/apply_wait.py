@@ -5,8 +5,9 @@ node's `user-cloudinit@<path>.service` (Flatcar's Vagrant contract, docs/libvirt
 returns at once. Vagrant's provisioner channel is no place to wait for the apply: when its SSH
 connection drops in the middle of a command, Vagrant reports the command as successful
 ("SSH connection unexpected closed. Assuming reboot or something."), and a long apply under
-emulation is where that happens. So blackfish waits here, through `vagrant ssh -c`, which runs
-the system's ssh: a dropped connection exits 255, and the wait is tried again.
+emulation is where that could happen. So blackfish waits here, through `vagrant ssh -c`, which
+runs the system's ssh: a dropped connection exits 255, and the wait is tried again. (CI's
+provision failures had another cause, an engine stop cancelled on the node: docs/libvirt.md.)
 """
 
 from __future__ import annotations
