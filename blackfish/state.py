@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
+import itertools
 import json
 import os
 import stat
@@ -76,6 +77,8 @@ FLUSH_THREADS = 4
 # Files up to this size that a batch reads are kept until it ends (keys, certificates, secrets;
 # not user-data, 24 KB a node).
 READ_ONCE_BYTES = 8 * 1024
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_TEMP_NUMBERS = itertools.count()  # next() on it is atomic: the batch's threads share it
 
 
 def home() -> Path:
@@ -239,14 +242,17 @@ class StateDir:
         """A new temp file next to target holding data (fsync'd when sync); its name.
 
         Renamed over target only once on disk, the file is either the old one or the new one, never half."""
-        fd, tmp = self._temp_for(Path(target))
+        fd, tmp = self._temp_for(target)
         try:
-            with open(fd, "wb") as f:
+            try:
                 os.fchmod(fd, mode)
-                f.write(data)
-                f.flush()
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
                 if sync:
                     os.fsync(fd)
+            finally:
+                os.close(fd)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
@@ -266,18 +272,21 @@ class StateDir:
         if earlier is not None:
             self._dropped.append(earlier)
 
-    def _temp_for(self, target: Path) -> tuple[int, str]:
-        """A new temp file next to target; the directories are made (0700) only when missing."""
-        import tempfile
-
-        # The PID in the name lets a later command remove what a killed one left (tidy).
-        prefix = f".{target.name}.{os.getpid()}."
-        try:
-            return tempfile.mkstemp(dir=target.parent, prefix=prefix, suffix=TMP_SUFFIX)
-        except FileNotFoundError:
-            self.ensure()
-            self._make_dirs(target.parent)
-            return tempfile.mkstemp(dir=target.parent, prefix=prefix, suffix=TMP_SUFFIX)
+    def _temp_for(self, target: str) -> tuple[int, str]:
+        """A new temp file next to target, open for writing; the directories are made (0700)
+        only when missing. Its name holds this process's PID, so a later command can remove
+        what a killed one left (tidy), and a counter: the batch's threads need no random names."""
+        directory, _, name = target.rpartition("/")
+        while True:
+            tmp = f"{directory}/.{name}.{os.getpid()}.{next(_TEMP_NUMBERS)}{TMP_SUFFIX}"
+            try:
+                return os.open(tmp, _TEMP_FLAGS, 0o600), tmp
+            except FileExistsError:  # left by a dead process that had this PID
+                continue
+            except FileNotFoundError:
+                if not os.path.isdir(self.path):
+                    self.ensure()
+                self._make_dirs(directory)
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -328,20 +337,23 @@ class StateDir:
         if staged and _syncfs() is not None:
             _sync_filesystem(self.path)
 
-    def _make_dirs(self, directory: Path) -> None:
-        # mkdir(parents=True) gives intermediate directories the umask's mode; every
-        # directory under the state dir is 0700.
+    def _make_dirs(self, directory: str) -> None:
+        # makedirs() gives intermediate directories the umask's mode; every directory under
+        # the state dir is 0700.
         missing = []
-        while not directory.is_dir():
+        while not os.path.isdir(directory):
             missing.append(directory)
-            directory = directory.parent
+            directory = directory.rpartition("/")[0]
         for d in reversed(missing):
-            d.mkdir(mode=0o700, exist_ok=True)
+            with contextlib.suppress(FileExistsError):  # another of the batch's threads made it
+                os.mkdir(d, 0o700)
             os.chmod(d, 0o700)
 
     def remove(self, rel: str | Path) -> None:
         target = f"{self.path}/{rel}"  # a str, as in read(): a render removes 2 per worker
         self._drop(target)
+        if target.rpartition("/")[0] in self._absent_in_batch:
+            return  # its directory was missing when the batch looked: only the batch's writes are there
         with contextlib.suppress(FileNotFoundError):
             os.unlink(target)
 

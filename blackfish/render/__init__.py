@@ -25,7 +25,7 @@ from blackfish import fingerprint, pki, record
 from blackfish.pki import sshkey
 from blackfish.errors import UsageError
 from blackfish.model.stack import Node, Stack
-from blackfish.render import consul_tokens, memo
+from blackfish.render import consul_tokens, memo, parallel
 from blackfish.state import StateDir, user_data_path
 from blackfish.render.templates_dir import builtin_templates
 
@@ -120,27 +120,45 @@ def render_stack(stack: Stack, state: StateDir, templates: Path | None = None) -
         made = memo.Memo(state)
         common = fingerprint.of_parts(fingerprint.of_code(), sources, stack, context)
         # Only the nodes of this file's group: the other groups' user-data stays as their files rendered it.
-        rendered = [_write_node(stack, state, node, context, env, made, common) for node in stack.own_group().nodes]
+        plans = [_plan_node(state, node, made, common) for node in stack.own_group().nodes]
+        due = [plan for plan in plans if plan.due]
+        texts = parallel.run_all([functools.partial(_render_bytes, env, stack, plan.node, {**context, **plan.pems})
+                                  for plan in due])
+        for plan, data in zip(due, texts):
+            plan.changed = state.write(plan.rel, data, mode=USER_DATA_MODE)
+            made.record(plan.node.name, plan.inputs, data, plan.rel)
         made.save(others=tuple(n.name for n in stack.all_nodes))
         record.save_plan(state, stack)  # never what booted the stack: that is `up`'s
-    return rendered
+    return [_rendered(stack, state, plan) for plan in plans]
 
 
-def _write_node(stack: Stack, state: StateDir, node: Node, context: dict, env: jinja2.Environment,
-                made: memo.Memo, common: str) -> RenderedNode:
+@dataclass
+class _NodePlan:
+    node: Node
+    pems: dict
+    rel: str
+    inputs: str
+    due: bool  # its inputs or its file changed since the last render
+    changed: bool = False  # its user-data was written
+
+
+def _plan_node(state: StateDir, node: Node, made: memo.Memo, common: str) -> _NodePlan:
     pems = {"cert_pem": _read(state, pki.node_cert(node.name)), "key_pem": _read(state, pki.node_key(node.name)),
             # Only a manager gets an engine-client pair (docs/security.md).
             "client_cert_pem": _read(state, pki.manager_client_cert(node.name)) if node.is_manager else "",
             "client_key_pem": _read(state, pki.manager_client_key(node.name)) if node.is_manager else ""}
     rel = user_data_path(node.name)
     inputs = fingerprint.of_parts(common, node.name, *pems.values())
-    changed = False
-    if not made.unchanged(node.name, inputs, rel):
-        data = _render(env, stack, node, {**context, **pems}).encode()
-        changed = state.write(rel, data, mode=USER_DATA_MODE)
-        made.record(node.name, inputs, data, rel)
-    services = node_services(stack, node)
-    return RenderedNode(node=node, path=state.file(rel), services=services, changed=changed,
+    return _NodePlan(node, pems, rel, inputs, due=not made.unchanged(node.name, inputs, rel))
+
+
+def _render_bytes(env: jinja2.Environment, stack: Stack, node: Node, context: dict) -> bytes:
+    return _render(env, stack, node, context).encode()
+
+
+def _rendered(stack: Stack, state: StateDir, plan: _NodePlan) -> RenderedNode:
+    services = node_services(stack, plan.node)
+    return RenderedNode(node=plan.node, path=state.file(plan.rel), services=services, changed=plan.changed,
                         images={s: stack.images[s] for s in services if s in stack.images})
 
 

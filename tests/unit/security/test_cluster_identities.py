@@ -39,7 +39,8 @@ def rendered(tmp_path_factory):
     _, state, nodes = render_yaml(STACK, tmp_path_factory.mktemp("acl"))
     secret = lambda name: (state.path / "secrets" / f"consul-token-{name}").read_text().strip()
     tokens = {"management": secret("management"), "registrator": secret("registrator"),
-              "consul-template": secret("consul-template"), **{n.node.name: secret(f"agent-{n.node.name}") for n in nodes}}
+              "consul-template": secret("consul-template"),
+              **json.loads((state.path / "secrets" / "consul-agent-tokens.json").read_text())}
     return {n.node.name: user_data(n) for n in nodes}, tokens, state
 
 
