@@ -45,26 +45,42 @@ PKI_CHECKED = "pki-checked.json"  # blackfish.pki: leaves found current
 RENDER_MEMO = "render-memo.json"  # blackfish.render.memo: what each user-data was made from
 
 
+# A node's files lie side by side in nodes/, named after it: `nodes/<name>.<file>` (node names
+# are DNS labels, without dots). A directory per node cost a first render of 1000 nodes a
+# quarter of its time on a file system without a journal (docs/performance.md); state
+# directories of earlier versions are moved to this layout when a command takes the lock.
+NODE_FILES = ("cert.pem", "key.pem", "client-cert.pem", "client-key.pem", "user-data")
+
+
+def node_file(name: str, file: str) -> str:
+    return f"{NODES}/{name}.{file}"
+
+
 def node_cert(name: str) -> str:
-    return f"{NODES}/{name}/{CLIENT_CERT}"
+    return node_file(name, CLIENT_CERT)
 
 
 def node_key(name: str) -> str:
-    return f"{NODES}/{name}/{CLIENT_KEY}"
+    return node_file(name, CLIENT_KEY)
 
 
 def manager_client_cert(name: str) -> str:
     """A manager's engine-client certificate, from the clients CA."""
-    return f"{NODES}/{name}/client-cert.pem"
+    return node_file(name, "client-cert.pem")
 
 
 def manager_client_key(name: str) -> str:
-    return f"{NODES}/{name}/client-key.pem"
+    return node_file(name, "client-key.pem")
 
 
 def user_data_path(node_name: str) -> str:
     """Where a node's user-data lives, relative to the state directory."""
-    return f"{NODES}/{node_name}/user-data"
+    return node_file(node_name, "user-data")
+
+
+def node_of(file_name: str) -> str:
+    """The node a file (or an earlier version's directory) in nodes/ belongs to."""
+    return file_name.partition(".")[0]
 
 
 TMP_SUFFIX = ".tmp"
@@ -197,7 +213,7 @@ class StateDir:
 
     def refuse_links(self, target: Path | str) -> bool:
         """Blackfish neither reads nor writes through a symbolic link inside the state directory:
-        a linked nodes/<n> would put a node's private key wherever the link points. Returns
+        a linked nodes/ (or a node's key file) would put its private key wherever the link points. Returns
         whether the directory that holds target exists."""
         inside, target = str(self.path), str(target)
         if not target.startswith(inside + "/"):
@@ -394,7 +410,10 @@ class StateDir:
         """Repair what an interrupted or careless past left: temporary files of writers that
         died (kill -9 mid-write leaves a private key in `.key.pem.<pid>.*.tmp`), and modes
         loosened by hand or by a umask (directories 0700, private files 0600). Runs whenever
-        a command takes the lock; never follows a link."""
+        a command takes the lock; never follows a link. An earlier version's directory per
+        node is first moved to the layout of today."""
+        if _flatten_node_dirs(f"{self.path}/{NODES}") and _syncfs() is not None:
+            _sync_filesystem(self.path)
         for directory, dirs, files in os.walk(self.path):
             _tighten(directory, 0o700)
             for name in files:
@@ -471,6 +490,25 @@ def _sync_filesystem(path: Path) -> None:
             raise OSError(errno, f"syncfs {path}: {os.strerror(errno)}")
     finally:
         os.close(fd)
+
+
+def _flatten_node_dirs(nodes: str) -> bool:
+    """Move each `nodes/<name>/<file>` of an earlier version to `nodes/<name>.<file>`, and remove
+    the directory once empty; whether anything moved. Renames only: every key and token stays
+    (the nodes hold them). An earlier version writing the directory was the last to write the
+    node, so its file replaces one of the same name. Links are left alone."""
+    try:
+        entries = [e for e in os.scandir(nodes) if e.is_dir(follow_symlinks=False)]
+    except FileNotFoundError:
+        return False
+    for entry in entries:
+        for file in NODE_FILES:
+            with contextlib.suppress(FileNotFoundError):
+                if not os.path.islink(f"{entry.path}/{file}"):
+                    os.replace(f"{entry.path}/{file}", f"{nodes}/{entry.name}.{file}")
+        with contextlib.suppress(OSError):  # not empty: a temp file tidy removes, or something of the user's
+            os.rmdir(entry.path)
+    return bool(entries)
 
 
 def _unlink_temps(staged) -> None:

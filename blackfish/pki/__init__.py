@@ -7,9 +7,9 @@
     cert.pem key.pem               the user's (operator/CI) client certificate, from the clients CA
                                    (so the state dir is a DOCKER_CERT_PATH)
     client.pfx client.pfx.password the same pair as PKCS#12 for browsers, and its generated password
-    nodes/<name>/cert.pem key.pem  one serverAuth+clientAuth certificate per node, from the node CA:
+    nodes/<name>.cert.pem .key.pem one serverAuth+clientAuth certificate per node, from the node CA:
                                    consul, registry pulls; engines do not accept it
-    nodes/<name>/client-cert.pem client-key.pem  managers only: their engine-client certificate,
+    nodes/<name>.client-cert.pem .client-key.pem  managers only: their engine-client certificate,
                                    from the clients CA (swarm bootstrap, pushes)
     ssh/id_ed25519(.pub)           the per-stack SSH key
     pki-checked.json               digests of the leaves found current (so a rerun need not re-verify)
@@ -27,6 +27,7 @@ itself; StateDir.lock() is re-entrant, so callers may already hold it.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 
@@ -40,7 +41,8 @@ from blackfish.pki import certs, keys, pkcs12
 from blackfish.pki.certs import Profile
 from blackfish.model.stack import Node, Stack
 from blackfish.state import (CA_CERT, CA_KEY, CLIENT_CERT, CLIENT_KEY, CLIENT_PFX, CLIENT_PFX_PASSWORD, CLIENTS_CA_CERT,
-                             CLIENTS_CA_KEY, NODES, PKI_CHECKED, StateDir, manager_client_cert, manager_client_key, node_cert, node_key)
+                             CLIENTS_CA_KEY, NODES, PKI_CHECKED, StateDir, manager_client_cert, manager_client_key, node_cert, node_key,
+                             node_of)
 
 __all__ = ["CA_CERT", "CA_KEY", "CLIENTS_CA_CERT", "CLIENTS_CA_KEY", "CLIENT_CERT", "CLIENT_KEY", "CLIENT_PFX",
            "CLIENT_PFX_PASSWORD", "NODES", "node_cert", "node_key", "manager_client_cert", "manager_client_key",
@@ -195,19 +197,19 @@ def _ensure_pfx(stack: Stack, state: StateDir, cert, key, ca_cert, written: list
 
 
 def _remove_departed_nodes(stack: Stack, state: StateDir) -> None:
-    """Certificates of nodes no longer in nodes.yml go, so `certs show` lists only the stack."""
+    """Files of nodes no longer in nodes.yml go, so `certs show` lists only the stack."""
     base = state.file(NODES)
     state.refuse_links(base)
     if not base.is_dir():
         return
     current = {n.name for n in stack.all_nodes}
-    for entry in base.iterdir():
-        if entry.name in current:
+    for entry in os.scandir(base):
+        if entry.name.startswith(".") or node_of(entry.name) in current:  # a temp file: the batch's, or tidy's
             continue
-        if entry.is_symlink():
-            entry.unlink()  # the link only, never what it points to
-        elif entry.is_dir():
-            shutil.rmtree(entry)
+        if entry.is_dir(follow_symlinks=False):  # an earlier version's, left with something else in it
+            shutil.rmtree(entry.path)
+        else:  # a file, or a link (the link only, never what it points to)
+            state.remove(f"{NODES}/{entry.name}")
 
 
 def _write(state: StateDir, rel: str, data: bytes | str, mode: int, written: list[str]) -> None:
@@ -234,8 +236,8 @@ def describe(state: StateDir) -> list[dict]:
     rels = [CA_CERT, CLIENTS_CA_CERT, CLIENT_CERT]
     nodes = state.file(NODES)
     if nodes.is_dir():
-        rels += sorted(rel for d in nodes.iterdir() for rel in (node_cert(d.name), manager_client_cert(d.name))
-                       if state.file(rel).is_file())
+        rels += sorted(f"{NODES}/{e.name}" for e in os.scandir(nodes)
+                       if e.name.endswith("cert.pem") and e.is_file(follow_symlinks=False))
     return [_describe_one(rel, cert) for rel in rels if (cert := certs.load(state.read(rel))) is not None]
 
 

@@ -36,7 +36,7 @@ class Provider(abc.ABC):
 
     @abc.abstractmethod
     def boot(self, stack: Stack, state: StateDir, *, parallel: int, provision: bool, progress: Progress) -> None:
-        """Create or start every node with its rendered user-data (`nodes/<name>/user-data`);
+        """Create or start every node with its rendered user-data (`nodes/<name>.user-data`);
         with provision, re-apply it to running nodes too. Boot in waves
         (blackfish.providers.waves) and return once the machines run: waiting for the swarm is
         the readiness step's job, not the provider's."""

@@ -5,7 +5,7 @@
 user's templates directory (`templates:` in nodes.yml, or `--templates`), then in the
 built-in templates (also reachable as `builtin/<path>`, so a user template can extend the
 one it replaces). `render_stack()` does the I/O: it makes sure the PKI exists, resolves the
-secrets, and writes `nodes/<name>/user-data` (0600: it holds the node's key) for every node.
+secrets, and writes `nodes/<name>.user-data` (0600: it holds the node's key) for every node.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ def test_every_nodes_user_data_fits_ec2_and_decodes_to_the_render(aws_env, ec2, 
         attribute = ec2.describe_instance_attribute(InstanceId=instance["InstanceId"], Attribute="userData")
         given = base64.b64decode(attribute["UserData"]["Value"])
         assert len(given) <= 16384, (name, len(given))
-        rendered = state.read(f"nodes/{name}/user-data")
+        rendered = state.read(f"nodes/{name}.user-data")
         rendered_sizes.append(len(rendered))
 
         outer = cloudinit.parse(given.decode(), f"{name} (EC2)")

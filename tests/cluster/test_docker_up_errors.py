@@ -20,7 +20,7 @@ def test_user_data_outside_the_applied_subset_stops_up_with_its_place(make_stack
         '{% include "builtin/cloud-config.yml.j2" %}\nruncmd:\n  - echo hi\n')
     result = stack.cli("up", "bfc2")
     assert result.returncode == 2, result.stderr
-    assert "nodes/bfc2-01/user-data: runcmd: unknown key" in result.stderr
+    assert "nodes/bfc2-01.user-data: runcmd: unknown key" in result.stderr
     assert_no_traceback(result)
     assert stack.labelled("container") == []
 

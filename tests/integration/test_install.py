@@ -29,7 +29,7 @@ def test_wheel_install_renders(tmp_path):
     assert subprocess.run([exe, "init", "--stack", "wheel"], cwd=work, env=env, capture_output=True).returncode == 0
     rendered = subprocess.run([exe, "render"], cwd=work, env=env, capture_output=True, text=True)
     assert rendered.returncode == 0, rendered.stderr
-    user_data = tmp_path / "home" / "wheel" / "nodes" / "wheel-01" / "user-data"
+    user_data = tmp_path / "home" / "wheel" / "nodes" / "wheel-01.user-data"
     assert user_data.read_text().startswith("#cloud-config")
     located = subprocess.run([str(venv / "bin" / "python"), "-c", "import blackfish.render.templates_dir as t; print(t.builtin_templates())"],
                              cwd=work, env=env, capture_output=True, text=True)

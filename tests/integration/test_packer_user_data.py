@@ -30,7 +30,7 @@ def images_run_by(nodes_file: Path) -> dict[str, set[str]]:
     render_stack(stack, state)
     found = {}
     for node in stack.nodes:
-        text = state.read(f"nodes/{node.name}/user-data")
+        text = state.read(f"nodes/{node.name}.user-data")
         assert text is not None, f"no user-data rendered for {node.name}"
         found[node.name] = image_refs.images(cloudinit.parse(text.decode(), f"{node.name}/user-data"))
     return found

@@ -52,9 +52,9 @@ def sign_outside(state: StateDir, dns: tuple[str, ...] = (), ips: tuple[str, ...
 
 
 def test_openssl_verifies_every_node_and_the_client(openssl, state):
-    nodes = sorted(state.path.glob("nodes/*/cert.pem"))
+    nodes = sorted(state.path.glob("nodes/*.cert.pem"))
     assert len(nodes) == 3
-    managers = sorted(state.path.glob("nodes/*/client-cert.pem"))
+    managers = sorted(state.path.glob("nodes/*.client-cert.pem"))
     for ca, purpose, paths in (("ca.pem", "sslserver", nodes), ("ca.pem", "sslclient", nodes),
                                ("clients-ca.pem", "sslclient", managers + [state.path / "cert.pem"])):
         result = run(openssl, "verify", "-CAfile", ca, "-purpose", purpose, *paths, cwd=state.path)
@@ -81,7 +81,7 @@ def test_openssl_shows_the_ca_constraints(openssl, state):
 
 
 def test_openssl_shows_the_node_names_and_usages(openssl, state):
-    text = text_of(openssl, state.path / "nodes/s-01/cert.pem")
+    text = text_of(openssl, state.path / "nodes/s-01.cert.pem")
     assert "Subject: CN = s-01.node.dc1.s" in text
     assert ("DNS:s-01.node.dc1.s, DNS:s-01.s, DNS:localhost, DNS:consul.service.s, DNS:server.dc1.s, "
             "DNS:registry.service.s, IP Address:10.241.0.11, IP Address:127.0.0.1") in text

@@ -87,9 +87,9 @@ def registry(tmp_path):
         home = state.path
         identities = {
             "operator": (home / "cert.pem", home / "key.pem"),
-            "manager": (home / "nodes/reg-01/client-cert.pem", home / "nodes/reg-01/client-key.pem"),
-            "manager node": (home / "nodes/reg-01/cert.pem", home / "nodes/reg-01/key.pem"),
-            "worker": (home / "nodes/reg-02/cert.pem", home / "nodes/reg-02/key.pem"),
+            "manager": (home / "nodes/reg-01.client-cert.pem", home / "nodes/reg-01.client-key.pem"),
+            "manager node": (home / "nodes/reg-01.cert.pem", home / "nodes/reg-01.key.pem"),
+            "worker": (home / "nodes/reg-02.cert.pem", home / "nodes/reg-02.key.pem"),
         }
         yield front, identities, home / "ca.pem"
     finally:

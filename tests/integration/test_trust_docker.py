@@ -56,7 +56,7 @@ def registry(bf_home, tmp_path):
     image = debian_image(REGISTRY_BASE_IMAGE, ["docker-registry"])
     (tmp_path / "nodes.yml").write_text(stack_yaml(STACK, SUBNET, (REGISTRY_IP,)))
     (tmp_path / "config.yml").write_text(REGISTRY_CONFIG)
-    node = bf_home / STACK / "nodes" / f"{STACK}-01"
+    node = bf_home / STACK / "nodes" / f"{STACK}-01"  # .cert.pem, .key.pem
     certs_d_existed = CERTS_D.exists()
     docker("network", "rm", NETWORK, check=False)
     docker("network", "create", "--subnet", SUBNET, NETWORK)
@@ -65,7 +65,8 @@ def registry(bf_home, tmp_path):
         first = blackfish("certs", "install", "--only", "docker", cwd=tmp_path)
         assert first.returncode == 0, first.stderr
         docker("run", "-d", "--name", CONTAINER, "--network", NETWORK, "--ip", REGISTRY_IP,
-               "-v", f"{node}:/certs:ro", "-v", f"{tmp_path / 'config.yml'}:/etc/docker/registry/config.yml:ro",
+               "-v", f"{node}.cert.pem:/certs/cert.pem:ro", "-v", f"{node}.key.pem:/certs/key.pem:ro",
+               "-v", f"{tmp_path / 'config.yml'}:/etc/docker/registry/config.yml:ro",
                image, "docker-registry", "serve", "/etc/docker/registry/config.yml")
         ca = bf_home / STACK / "ca.pem"
         for _ in range(100):

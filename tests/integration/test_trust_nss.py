@@ -50,8 +50,8 @@ def test_chromium_renders_a_node_page_only_with_the_ca_in_nss(bf_home, tmp_path)
     assert f"certutil -A -d sql:{nssdb} -t C,, -n blackfish-{STACK} -i {bf_home / STACK / 'ca.pem'}" in installed.stdout
     assert (nssdb / "cert9.db").exists()
 
-    node = bf_home / STACK / "nodes" / f"{STACK}-01"
-    with serve(node / "cert.pem", node / "key.pem", PAGE) as port:
+    nodes = bf_home / STACK / "nodes"
+    with serve(nodes / f"{STACK}-01.cert.pem", nodes / f"{STACK}-01.key.pem", PAGE) as port:
         trusted = render(home, port, tmp_path / "profile-1")
         assert TEXT in trusted.stdout, trusted.stderr[-2000:]
 

@@ -66,8 +66,8 @@ def test_curl_and_python_trust_a_node_only_while_the_ca_is_installed(system_stor
     assert BUNDLE.read_bytes() != system_store
     assert java_trusts() in (True, None)
 
-    node = bf_home / STACK / "nodes" / NODE
-    with serve(node / "cert.pem", node / "key.pem", PAGE) as port:
+    nodes = bf_home / STACK / "nodes"
+    with serve(nodes / f"{NODE}.cert.pem", nodes / f"{NODE}.key.pem", PAGE) as port:
         ok = curl(FQDN, port)
         assert ok.returncode == 0, ok.stderr
         assert PAGE in ok.stdout

@@ -54,10 +54,10 @@ def test_vagrant_validate_passes_on_the_generated_vagrantfile(vhome, tmp_path, b
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Vagrantfile validated successfully." in result.stdout
     # The file provisioner's source is checked: a missing user-data fails validation.
-    state.file("nodes/edge/user-data").unlink()
+    state.file("nodes/edge.user-data").unlink()
     result = vagrant(["validate", "--ignore-provider"], workdir)
     assert result.returncode == 1
-    assert f"{state.file('nodes/edge/user-data')}" in result.stdout + result.stderr
+    assert f"{state.file('nodes/edge.user-data')}" in result.stdout + result.stderr
 
 
 def test_vagrant_validate_checks_the_virtualbox_block_when_virtualbox_answers(vhome, tmp_path, bf_home):
@@ -215,7 +215,7 @@ def test_up_drives_vagrant_and_shows_its_log_when_it_fails(vhome, tmp_path, bf_h
     assert "Bringing machine 'vt-01' up with 'virtualbox' provider..." in text
     assert "vt-02" not in text  # no other machine was started after the first failed
     assert record.booted(state).provider == "virtualbox"  # a failed boot is remembered
-    assert state.file("nodes/vt-01/user-data").is_file() and state.file("ca.pem").is_file()
+    assert state.file("nodes/vt-01.user-data").is_file() and state.file("ca.pem").is_file()
 
     status = blackfish("status", "--json", cwd=tmp_path, env=env)
     assert [r["state"] for r in json.loads(status.out)] == ["not_created"] * 3

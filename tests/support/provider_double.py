@@ -34,7 +34,7 @@ class ProviderDouble(Provider):
 
     def boot(self, stack, state, *, parallel, provision, progress):
         booted = state.record()["booted"]  # recorded before the boot starts
-        self.calls.append(("boot", parallel, provision, state.file(f"nodes/{stack.nodes[0].name}/user-data").is_file(),
+        self.calls.append(("boot", parallel, provision, state.file(f"nodes/{stack.nodes[0].name}.user-data").is_file(),
                            booted["provider"]))
         for node in stack.nodes:
             progress(node.name, "running")

@@ -23,5 +23,5 @@ def recorded_stack(name: str, ips: tuple[str, ...], network: str, pki: bool = Tr
 def node_tls(state: StateDir, node) -> dict:
     """The ca/cert/key arguments that start a node's dockerd as its daemon.json does: its
     certificate, and the clients CA to verify callers with."""
-    return {"ca": state.file("clients-ca.pem"), "cert": state.file(f"nodes/{node.name}/cert.pem"),
-            "key": state.file(f"nodes/{node.name}/key.pem")}
+    return {"ca": state.file("clients-ca.pem"), "cert": state.file(f"nodes/{node.name}.cert.pem"),
+            "key": state.file(f"nodes/{node.name}.key.pem")}

@@ -27,17 +27,17 @@ def test_rotate_then_show_from_the_nodes_file(bf_home, tmp_path):
     (tmp_path / "nodes.yml").write_text(stack_yaml())
     rotated = blackfish("certs", "rotate", cwd=tmp_path)
     assert rotated.returncode == 0, rotated.err
-    assert "wrote ca.pem" in rotated.out and "wrote nodes/s-03/cert.pem" in rotated.out
+    assert "wrote ca.pem" in rotated.out and "wrote nodes/s-03.cert.pem" in rotated.out
 
     shown = blackfish("certs", "show", cwd=tmp_path)
     assert shown.returncode == 0, shown.err
     blocks = {b.splitlines()[0]: b for b in shown.out.strip().split("\n\n")}
     assert list(blocks) == ["ca.pem", "clients-ca.pem", "cert.pem"] + [
-        f"nodes/s-0{i}/{f}" for i in (1, 2, 3) for f in ("cert.pem", "client-cert.pem")]
-    node = blocks["nodes/s-01/cert.pem"].splitlines()
+        f"nodes/s-0{i}.{f}" for i in (1, 2, 3) for f in ("cert.pem", "client-cert.pem")]
+    node = blocks["nodes/s-01.cert.pem"].splitlines()
     assert node[1].split() == ["subject", "CN=s-01.node.dc1.s"]
     assert node[2].startswith("  SANs       s-01.node.dc1.s, s-01.s, localhost,") and node[2].endswith("10.241.0.11, 127.0.0.1")
-    assert node[4].split() == ["SHA-256", fingerprints(bf_home)["nodes/s-01/cert.pem"]]
+    assert node[4].split() == ["SHA-256", fingerprints(bf_home)["nodes/s-01.cert.pem"]]
 
     as_json = blackfish("certs", "show", "s", "--json", cwd=tmp_path)
     rows = json.loads(as_json.out)
@@ -56,8 +56,8 @@ def test_rotate_a_recorded_stack_keeps_its_key_kind_and_ca(bf_home, tmp_path):
     assert result.returncode == 0, result.err
     after = fingerprints(bf_home)
     assert after["ca.pem"] == before["ca.pem"]
-    assert after["nodes/s-01/cert.pem"] != before["nodes/s-01/cert.pem"]
-    node = x509.load_pem_x509_certificate(state.read("nodes/s-01/cert.pem"))
+    assert after["nodes/s-01.cert.pem"] != before["nodes/s-01.cert.pem"]
+    node = x509.load_pem_x509_certificate(state.read("nodes/s-01.cert.pem"))
     assert node.public_key().curve.name == "secp384r1"
 
 

@@ -18,7 +18,7 @@ def test_render_writes_every_nodes_user_data_and_summarises_it(bf_home, tmp_path
     assert lines[5].split()[-2:] == ["haproxy,", "consul-template"]
     assert lines[-1] == f"3 of 3 user-data file(s) written under {bf_home / 'vagrant' / 'nodes'} (0600)"
     for name in ("vagrant-01", "vagrant-02", "vagrant-03"):
-        path = bf_home / "vagrant" / "nodes" / name / "user-data"
+        path = bf_home / "vagrant" / "nodes" / f"{name}.user-data"
         assert path.read_text().startswith("#cloud-config\n") and path.stat().st_mode & 0o777 == 0o600
     again = blackfish("render", "vagrant", "-f", str(tmp_path / "nodes.yml"))
     assert again.returncode == 0 and again.out.splitlines()[-1].startswith("0 of 3 user-data file(s) written")
@@ -30,7 +30,7 @@ def test_render_json(bf_home):
     rows = json.loads(result.out)
     assert [r["node"] for r in rows] == ["vagrant-01", "vagrant-02", "vagrant-03"]
     assert rows[2]["services"] == ["docker", "swarm", "consul", "registrator", "haproxy", "consul-template"]
-    assert rows[0]["user-data"] == str(bf_home / "vagrant" / "nodes" / "vagrant-01" / "user-data")
+    assert rows[0]["user-data"] == str(bf_home / "vagrant" / "nodes" / "vagrant-01.user-data")
 
 
 def test_render_errors_are_one_line_and_exit_2(bf_home, tmp_path):

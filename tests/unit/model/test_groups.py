@@ -45,21 +45,21 @@ def write(tmp_path, name: str, text: str):
 
 
 def user_data(home, node: str) -> dict:
-    return yaml.safe_load((home / "grp" / "nodes" / node / "user-data").read_text())
+    return yaml.safe_load((home / "grp" / "nodes" / f"{node}.user-data").read_text())
 
 
 def test_a_second_file_adds_its_group_to_the_stack_with_the_same_ca_and_secrets(bf_home, tmp_path):
     write(tmp_path, "control.yml", CONTROL)
     write(tmp_path, "workers.yml", WORKERS)
     assert blackfish("render", "-f", "control.yml", cwd=tmp_path).returncode == 0
-    control_data = {n: (bf_home / "grp/nodes" / n / "user-data").read_bytes() for n in ("c1", "c2", "c3")}
+    control_data = {n: (bf_home / "grp/nodes" / f"{n}.user-data").read_bytes() for n in ("c1", "c2", "c3")}
     ca = (bf_home / "grp/ca.pem").read_bytes()
 
     result = blackfish("render", "-f", "workers.yml", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "2 of 2 user-data file(s) written" in result.stdout
     # The control group is left as its own file rendered it; one CA for all.
-    assert {n: (bf_home / "grp/nodes" / n / "user-data").read_bytes() for n in ("c1", "c2", "c3")} == control_data
+    assert {n: (bf_home / "grp/nodes" / f"{n}.user-data").read_bytes() for n in ("c1", "c2", "c3")} == control_data
     assert (bf_home / "grp/ca.pem").read_bytes() == ca
     worker = files(user_data(bf_home, "w1"))
     control = files(user_data(bf_home, "c1"))

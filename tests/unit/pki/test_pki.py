@@ -21,11 +21,11 @@ LAYOUT = {
     "ca.pem", "ca-key.pem", "clients-ca.pem", "clients-ca-key.pem",
     "cert.pem", "key.pem", "client.pfx", "client.pfx.password",
     "ssh/id_ed25519", "ssh/id_ed25519.pub",
-    "nodes/s-01/cert.pem", "nodes/s-01/key.pem", "nodes/s-02/cert.pem", "nodes/s-02/key.pem",
-    "nodes/s-03/cert.pem", "nodes/s-03/key.pem",
+    "nodes/s-01.cert.pem", "nodes/s-01.key.pem", "nodes/s-02.cert.pem", "nodes/s-02.key.pem",
+    "nodes/s-03.cert.pem", "nodes/s-03.key.pem",
     # The three nodes are managers: each has an engine-client certificate from the clients CA.
-    "nodes/s-01/client-cert.pem", "nodes/s-01/client-key.pem", "nodes/s-02/client-cert.pem", "nodes/s-02/client-key.pem",
-    "nodes/s-03/client-cert.pem", "nodes/s-03/client-key.pem",
+    "nodes/s-01.client-cert.pem", "nodes/s-01.client-key.pem", "nodes/s-02.client-cert.pem", "nodes/s-02.client-key.pem",
+    "nodes/s-03.client-cert.pem", "nodes/s-03.client-key.pem",
 }
 CAS = {"ca.pem", "ca-key.pem", "clients-ca.pem", "clients-ca-key.pem"}
 
@@ -78,7 +78,7 @@ def test_the_ca_is_a_name_constrained_p256_ca_for_ten_years(state):
 def test_a_node_certificate_carries_its_names_and_both_usages(state):
     stack = make_stack()
     pki.ensure_pki(stack, state)
-    ca, cert = load(state, "ca.pem"), load(state, "nodes/s-01/cert.pem")
+    ca, cert = load(state, "ca.pem"), load(state, "nodes/s-01.cert.pem")
     assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "s-01.node.dc1.s"
     sans = ext(cert, x509.SubjectAlternativeName)
     assert not sans.critical
@@ -99,7 +99,7 @@ def test_a_node_certificate_carries_its_names_and_both_usages(state):
 def test_worker_nodes_have_no_server_or_registry_names(state):
     stack = make_stack(ips=("10.241.0.11", "10.241.0.12", "10.241.0.13", "10.241.0.14"))
     pki.ensure_pki(stack, state)
-    names = ext(load(state, "nodes/s-04/cert.pem"), x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+    names = ext(load(state, "nodes/s-04.cert.pem"), x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
     assert names == ["s-04.node.dc1.s", "s-04.s", "localhost", "consul.service.s"]
 
 
@@ -121,10 +121,10 @@ def test_the_client_certificate_is_for_client_auth_only(state):
 ])
 def test_the_key_kind_comes_from_nodes_yml(state, kind, check):
     pki.ensure_pki(make_stack(key=kind, ips=("10.241.0.11",)), state)
-    for rel in ("ca.pem", "cert.pem", "nodes/s-01/cert.pem"):
+    for rel in ("ca.pem", "cert.pem", "nodes/s-01.cert.pem"):
         assert check(load(state, rel).public_key()), rel
     if kind.startswith("rsa"):
-        assert ext(load(state, "nodes/s-01/cert.pem"), x509.KeyUsage).value.key_encipherment
+        assert ext(load(state, "nodes/s-01.cert.pem"), x509.KeyUsage).value.key_encipherment
 
 
 def test_name_constraints_can_be_turned_off(state):
@@ -144,9 +144,9 @@ def test_a_rerun_changes_no_file(state):
 def test_modes_private_keys_0600_directories_0700(state):
     pki.ensure_pki(make_stack(), state)
     files = snapshot(state.path)
-    for rel in ("ca-key.pem", "key.pem", "client.pfx", "client.pfx.password", "ssh/id_ed25519", "nodes/s-02/key.pem"):
+    for rel in ("ca-key.pem", "key.pem", "client.pfx", "client.pfx.password", "ssh/id_ed25519", "nodes/s-02.key.pem"):
         assert files[rel][2] == 0o600, rel
-    for directory in (state.path, state.path / "nodes", state.path / "nodes/s-02", state.path / "ssh"):
+    for directory in (state.path, state.path / "nodes", state.path / "ssh"):
         assert directory.stat().st_mode & 0o777 == 0o700, directory
 
 
@@ -154,10 +154,10 @@ def test_changing_one_node_ip_reissues_that_node_only(state):
     pki.ensure_pki(make_stack(), state)
     before = snapshot(state.path)
     written = pki.ensure_pki(make_stack(ips=("10.241.0.11", "10.241.0.22", "10.241.0.13")), state)
-    assert sorted(written) == ["nodes/s-02/cert.pem", "nodes/s-02/key.pem"]
+    assert sorted(written) == ["nodes/s-02.cert.pem", "nodes/s-02.key.pem"]
     after = snapshot(state.path)
     assert {rel for rel in after if after[rel] != before.get(rel)} - {pki.CHECKED} == set(written)
-    sans = ext(load(state, "nodes/s-02/cert.pem"), x509.SubjectAlternativeName).value
+    sans = ext(load(state, "nodes/s-02.cert.pem"), x509.SubjectAlternativeName).value
     assert ipaddress.ip_address("10.241.0.22") in sans.get_values_for_type(x509.IPAddress)
 
 
@@ -174,8 +174,8 @@ def test_certificates_expiring_within_30_days_are_reissued(state, monkeypatch):
     monkeypatch.undo()
     written = pki.ensure_pki(stack, state)
     assert set(written) == {"cert.pem", "key.pem", "client.pfx"} | {
-        f"nodes/s-0{i}/{f}" for i in (1, 2, 3) for f in ("cert.pem", "key.pem", "client-cert.pem", "client-key.pem")}
-    assert validity(load(state, "nodes/s-01/cert.pem")) > datetime.timedelta(days=800)
+        f"nodes/s-0{i}.{f}" for i in (1, 2, 3) for f in ("cert.pem", "key.pem", "client-cert.pem", "client-key.pem")}
+    assert validity(load(state, "nodes/s-01.cert.pem")) > datetime.timedelta(days=800)
 
 
 def test_a_new_admin_network_needs_rotate_ca_which_replaces_everything_under_it(state):
@@ -199,7 +199,7 @@ def test_rotate_issues_new_leaves_under_the_same_ca(state):
     after = snapshot(state.path)
     for rel in (*CAS, "client.pfx.password", "ssh/id_ed25519"):
         assert after[rel] == before[rel], rel
-    load(state, "nodes/s-01/cert.pem").verify_directly_issued_by(load(state, "ca.pem"))
+    load(state, "nodes/s-01.cert.pem").verify_directly_issued_by(load(state, "ca.pem"))
 
 
 def test_rotate_ca_replaces_the_ca_too(state):
@@ -207,10 +207,10 @@ def test_rotate_ca_replaces_the_ca_too(state):
     pki.ensure_pki(stack, state)
     old_ca = load(state, "ca.pem")
     written = pki.rotate(stack, state, ca=True)
-    assert CAS | {"nodes/s-03/cert.pem", "cert.pem", "client.pfx"} <= set(written)
+    assert CAS | {"nodes/s-03.cert.pem", "cert.pem", "client.pfx"} <= set(written)
     new_ca = load(state, "ca.pem")
     assert new_ca.public_key() != old_ca.public_key()
-    load(state, "nodes/s-03/cert.pem").verify_directly_issued_by(new_ca)
+    load(state, "nodes/s-03.cert.pem").verify_directly_issued_by(new_ca)
     load(state, "cert.pem").verify_directly_issued_by(load(state, "clients-ca.pem"))
 
 
@@ -248,12 +248,12 @@ def test_describe_lists_every_certificate_with_its_fingerprint(state):
     pki.ensure_pki(make_stack(), state)
     rows = pki.describe(state)
     assert [r["file"] for r in rows] == ["ca.pem", "clients-ca.pem", "cert.pem"] + [
-        f"nodes/s-0{i}/{f}" for i in (1, 2, 3) for f in ("cert.pem", "client-cert.pem")]
+        f"nodes/s-0{i}.{f}" for i in (1, 2, 3) for f in ("cert.pem", "client-cert.pem")]
     node = rows[5]
     assert node["subject"] == "CN=s-02.node.dc1.s"
     assert node["sans"] == ["s-02.node.dc1.s", "s-02.s", "localhost", "consul.service.s", "server.dc1.s", "10.241.0.12", "127.0.0.1"]
     from cryptography.hazmat.primitives import hashes
 
-    assert node["sha256"].replace(":", "") == load(state, "nodes/s-02/cert.pem").fingerprint(hashes.SHA256()).hex().upper()
+    assert node["sha256"].replace(":", "") == load(state, "nodes/s-02.cert.pem").fingerprint(hashes.SHA256()).hex().upper()
     assert node["not_after"].endswith("Z")
 

@@ -72,7 +72,7 @@ def handshake(server: ssl.SSLContext, client: ssl.SSLContext, hostname: str) -> 
 
 
 def node_files(root: Path, name: str = "s-01") -> tuple[Path, Path, Path]:
-    return root / "ca.pem", root / "nodes" / name / "cert.pem", root / "nodes" / name / "key.pem"
+    return root / "ca.pem", root / "nodes" / f"{name}.cert.pem", root / "nodes" / f"{name}.key.pem"
 
 
 def client_files(root: Path) -> tuple[Path, Path, Path]:
@@ -81,7 +81,7 @@ def client_files(root: Path) -> tuple[Path, Path, Path]:
 
 def engine_files(root: Path, name: str = "s-01") -> tuple[Path, Path, Path]:
     """What a node's engine serves with: its node certificate, and the clients CA to verify callers."""
-    return root / "clients-ca.pem", root / "nodes" / name / "cert.pem", root / "nodes" / name / "key.pem"
+    return root / "clients-ca.pem", root / "nodes" / f"{name}.cert.pem", root / "nodes" / f"{name}.key.pem"
 
 
 @pytest.mark.parametrize("hostname", ["s-01.node.dc1.s", "s-01.s", "localhost", "registry.service.s", "10.241.0.11", "127.0.0.1"])
@@ -99,7 +99,7 @@ def test_finding_6_an_engine_refuses_a_worker_certificate_and_accepts_a_managers
         server_context(*engine_files(root, "s-01")), client_context(*node_files(root, "s-02")), "s-01.s")
     assert isinstance(server_error, ssl.SSLError) and "certificate verify failed" in str(server_error)
     assert client_error is not None
-    manager = (root / "ca.pem", root / "nodes/s-02/client-cert.pem", root / "nodes/s-02/client-key.pem")
+    manager = (root / "ca.pem", root / "nodes/s-02.client-cert.pem", root / "nodes/s-02.client-key.pem")
     server_error, client_error, peer = handshake(server_context(*engine_files(root, "s-01")), client_context(*manager), "s-01.s")
     assert (server_error, client_error, peer) == (None, None, "s-02.node.dc1.s")
 

@@ -68,7 +68,7 @@ def test_each_node_uploads_its_own_user_data_to_the_flatcar_path(rendered):
     stack, state, text = rendered
     for node in stack.nodes:
         block = machine_blocks(text)[node.name]
-        assert f"source: '{state.file(f'nodes/{node.name}/user-data')}', destination: \"/tmp/vagrantfile-user-data\"" in block
+        assert f"source: '{state.file(f'nodes/{node.name}.user-data')}', destination: \"/tmp/vagrantfile-user-data\"" in block
         assert "/var/lib/flatcar-vagrant/vagrantfile-user-data" in block
         assert "coreos-vagrant" not in block
     # Never a shared user-data next to the Vagrantfile: the box's own Vagrantfile would push it to every node.

@@ -221,7 +221,7 @@ def test_probe_rejects_an_engine_with_another_stacks_certificate(bf_home, tmp_pa
     _, state = recorded_stack("s", ("127.0.0.2",), "127.0.0.0/8")
     _, other = recorded_stack("other", ("127.0.0.1",), "127.0.0.0/8")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(other.file("nodes/other-01/cert.pem"), other.file("nodes/other-01/key.pem"))
+    context.load_cert_chain(other.file("nodes/other-01.cert.pem"), other.file("nodes/other-01.key.pem"))
     server = socket.create_server(("127.0.0.1", 0))
 
     def serve():

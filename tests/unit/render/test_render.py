@@ -119,11 +119,11 @@ def test_the_node_gets_the_ca_its_own_certificate_and_key(full):
     _, state, nodes = full
     written = files(user_data(nodes[1]))
     assert written["/etc/docker/tls/ca.pem"] == (state.path / "ca.pem").read_text()
-    assert written["/etc/docker/tls/cert.pem"] == (state.path / "nodes/lab-02/cert.pem").read_text()
-    assert written["/etc/docker/tls/key.pem"] == (state.path / "nodes/lab-02/key.pem").read_text()
+    assert written["/etc/docker/tls/cert.pem"] == (state.path / "nodes/lab-02.cert.pem").read_text()
+    assert written["/etc/docker/tls/key.pem"] == (state.path / "nodes/lab-02.key.pem").read_text()
     assert written["/etc/docker/tls/clients-ca.pem"] == (state.path / "clients-ca.pem").read_text()
     # lab-02 is a manager: its engine-client pair reaches other engines and pushes to the registry.
-    assert written["/etc/docker/tls/client-key.pem"] == (state.path / "nodes/lab-02/client-key.pem").read_text()
+    assert written["/etc/docker/tls/client-key.pem"] == (state.path / "nodes/lab-02.client-key.pem").read_text()
     certs = "/etc/docker/certs.d/registry.service.lab:5000"
     assert written[f"{certs}/ca.crt"] == written["/etc/docker/tls/ca.pem"]
     assert written[f"{certs}/client.key"] == written["/etc/docker/tls/client-key.pem"]
@@ -132,7 +132,7 @@ def test_the_node_gets_the_ca_its_own_certificate_and_key(full):
     # lab-04 is a worker: no engine-client pair; it pulls with its node certificate.
     worker = files(user_data(nodes[3]))
     assert "/etc/docker/tls/client-key.pem" not in worker
-    assert worker[f"{certs}/client.key"] == (state.path / "nodes/lab-04/key.pem").read_text()
+    assert worker[f"{certs}/client.key"] == (state.path / "nodes/lab-04.key.pem").read_text()
     assert modes["/etc/blackfish/consul/consul.hcl"] == "0600"  # holds the gossip key
 
 
@@ -142,13 +142,13 @@ PEM_KEY = re.compile(r"-----BEGIN ([A-Z ]*)PRIVATE KEY-----.*?-----END \1PRIVATE
 def test_no_private_key_but_the_nodes_own_and_never_the_ca_key(full):
     _, state, nodes = full
     ca_key = (state.path / "ca-key.pem").read_text()
-    others = {(state.path / f"nodes/{n.node.name}/key.pem").read_text() for n in nodes}
+    others = {(state.path / f"nodes/{n.node.name}.key.pem").read_text() for n in nodes}
     client_key = (state.path / "key.pem").read_text()
     ssh_private = (state.path / "ssh/id_ed25519").read_text()
     for node in nodes:
         text = node.path.read_text()
-        own = (state.path / f"nodes/{node.node.name}/key.pem").read_text()
-        client = state.path / f"nodes/{node.node.name}/client-key.pem"
+        own = (state.path / f"nodes/{node.node.name}.key.pem").read_text()
+        client = state.path / f"nodes/{node.node.name}.client-key.pem"
         doc = user_data(node)
         contents = "\n".join([*files(doc).values(), *units(doc).values()])
         keys = [m.group(0) for m in PEM_KEY.finditer(contents)]

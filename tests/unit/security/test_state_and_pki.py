@@ -41,13 +41,13 @@ def render_again(tmp_path, *args):
 def test_finding_3_a_truncated_ca_pem_is_an_error_and_the_ca_key_is_kept(rendered, tmp_path):
     ca, ca_key = rendered / "ca.pem", rendered / "ca-key.pem"
     ca.write_bytes(ca.read_bytes()[:200])
-    key_before, user_data_before = ca_key.read_bytes(), (rendered / "nodes/s-01/user-data").read_bytes()
+    key_before, user_data_before = ca_key.read_bytes(), (rendered / "nodes/s-01.user-data").read_bytes()
     result = render_again(tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == (f"blackfish: error: {ca}: damaged (not a readable PEM certificate); restore it from a "
                                      "backup, or replace the CA with `blackfish certs rotate --ca s`")
     assert ca_key.read_bytes() == key_before
-    assert (rendered / "nodes/s-01/user-data").read_bytes() == user_data_before
+    assert (rendered / "nodes/s-01.user-data").read_bytes() == user_data_before
     rotated = blackfish("certs", "rotate", "--ca", cwd=tmp_path)
     assert rotated.returncode == 0 and "wrote ca.pem" in rotated.stdout, rotated.stderr
     assert ca_key.read_bytes() != key_before
@@ -74,7 +74,7 @@ def test_finding_8_an_emptied_stored_secret_is_an_error(rendered, tmp_path, name
     assert result.returncode == 2
     assert result.stderr.strip() == (f"blackfish: error: {rendered / 'secrets' / name}: not a valid {name} (must be {must}); "
                                      "remove the file to have a new one generated")
-    assert 'encrypt        = ""' not in (rendered / "nodes/s-01/user-data").read_text()
+    assert 'encrypt        = ""' not in (rendered / "nodes/s-01.user-data").read_text()
 
 
 # --- finding 9: `dns` on macOS touches only the resolver file it wrote ----------------------
@@ -102,14 +102,12 @@ def test_finding_9_a_foreign_etc_resolver_file_is_neither_overwritten_nor_remove
 def test_finding_10_a_symlink_under_nodes_is_refused_and_its_target_untouched(rendered, tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    node = rendered / "nodes/s-02"
-    for child in node.iterdir():
-        child.unlink()
-    node.rmdir()
-    node.symlink_to(elsewhere)
+    key = rendered / "nodes/s-02.key.pem"
+    key.unlink()
+    key.symlink_to(elsewhere / "key.pem")
     result = render_again(tmp_path)
     assert result.returncode == 2
-    assert f"{node} is a symbolic link; blackfish does not follow links in its state directory" in result.stderr
+    assert f"{key} is a symbolic link; blackfish does not follow links in its state directory" in result.stderr
     assert list(elsewhere.iterdir()) == []  # no private key was written through the link
 
 
@@ -136,16 +134,16 @@ import os, sys, time
 from pathlib import Path
 from blackfish.state import StateDir
 os.replace = lambda *a: time.sleep(600)  # stop between writing the temporary file and renaming it
-StateDir("s").write("nodes/s-01/key.pem", b"-----BEGIN PRIVATE KEY-----\\n")
+StateDir("s").write("nodes/s-01.key.pem", b"-----BEGIN PRIVATE KEY-----\\n")
 """
 
 
 def test_finding_11_kill_9_mid_write_leaves_no_private_key_behind(rendered, tmp_path):
-    node = rendered / "nodes/s-01"
+    nodes = rendered / "nodes"
     writer = subprocess.Popen([sys.executable, "-c", WRITER], env=os.environ.copy())
     try:
         deadline = time.monotonic() + 30
-        while not (left := list(node.glob(".key.pem.*.tmp"))) and time.monotonic() < deadline:
+        while not (left := list(nodes.glob(".s-01.key.pem.*.tmp"))) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert left, "the writer never wrote its temporary file"
         writer.send_signal(signal.SIGKILL)
@@ -153,9 +151,9 @@ def test_finding_11_kill_9_mid_write_leaves_no_private_key_behind(rendered, tmp_
     finally:
         if writer.poll() is None:
             writer.kill()
-    assert list(node.glob(".key.pem.*.tmp")) == left
+    assert list(nodes.glob(".s-01.key.pem.*.tmp")) == left
     assert render_again(tmp_path).returncode == 0
-    assert list(node.glob(".*.tmp")) == []
+    assert list(nodes.glob(".*.tmp")) == []
 
 
 def test_finding_11_loosened_modes_are_repaired(rendered, tmp_path):
