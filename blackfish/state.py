@@ -213,8 +213,8 @@ class StateDir:
 
     def refuse_links(self, target: Path | str) -> bool:
         """Blackfish neither reads nor writes through a symbolic link inside the state directory:
-        a linked nodes/ (or a node's key file) would put its private key wherever the link points. Returns
-        whether the directory that holds target exists."""
+        a linked nodes/ (or a node's key file) would put a private key wherever the link
+        points. Returns whether the directory that holds target exists."""
         inside, target = str(self.path), str(target)
         if not target.startswith(inside + "/"):
             raise ValueError(f"{target} is not inside {inside}")
@@ -408,7 +408,7 @@ class StateDir:
 
     def tidy(self) -> None:
         """Repair what an interrupted or careless past left: temporary files of writers that
-        died (kill -9 mid-write leaves a private key in `.key.pem.<pid>.*.tmp`), and modes
+        died (kill -9 mid-write leaves a private key in `.<file>.<pid>.<n>.tmp`), and modes
         loosened by hand or by a umask (directories 0700, private files 0600). Runs whenever
         a command takes the lock; never follows a link. An earlier version's directory per
         node is first moved to the layout of today."""
@@ -497,18 +497,18 @@ def _flatten_node_dirs(nodes: str) -> bool:
     the directory once empty; whether anything moved. Renames only: every key and token stays
     (the nodes hold them). An earlier version writing the directory was the last to write the
     node, so its file replaces one of the same name. Links are left alone."""
-    try:
-        entries = [e for e in os.scandir(nodes) if e.is_dir(follow_symlinks=False)]
-    except FileNotFoundError:
+    if os.path.islink(nodes) or not os.path.isdir(nodes):
         return False
-    for entry in entries:
+    moved = False
+    for entry in [e for e in os.scandir(nodes) if e.is_dir(follow_symlinks=False)]:
         for file in NODE_FILES:
-            with contextlib.suppress(FileNotFoundError):
-                if not os.path.islink(f"{entry.path}/{file}"):
-                    os.replace(f"{entry.path}/{file}", f"{nodes}/{entry.name}.{file}")
+            old = f"{entry.path}/{file}"
+            if os.path.isfile(old) and not os.path.islink(old):
+                os.replace(old, f"{nodes}/{entry.name}.{file}")
+                moved = True
         with contextlib.suppress(OSError):  # not empty: a temp file tidy removes, or something of the user's
             os.rmdir(entry.path)
-    return bool(entries)
+    return moved
 
 
 def _unlink_temps(staged) -> None:

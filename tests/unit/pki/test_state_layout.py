@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
+from blackfish.errors import UsageError
 from blackfish.render import render_stack
-from blackfish.state import NODE_FILES, node_file
+from blackfish.state import NODE_FILES, StateDir, node_file
 from tests.support.rendered import render_yaml
 
 NODES = """
@@ -78,3 +81,15 @@ def test_a_departed_nodes_files_go_and_only_theirs(tmp_path):
     assert sorted(os.listdir(state.path / "nodes")) == sorted(rel.removeprefix("nodes/") for rel in kept)
     keys = {rel for rel in kept if rel.endswith(".pem")}  # the user-data of the others lists fewer peers now
     assert {rel: state.read(rel) for rel in keys} == {rel: kept[rel] for rel in keys}
+
+
+def test_a_linked_nodes_directory_is_refused_and_nothing_in_it_moved(tmp_path):
+    stack, state, nodes = render_yaml(NODES, tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "lay-01").mkdir(parents=True)
+    (elsewhere / "lay-01" / "key.pem").write_text("not blackfish's\n")
+    os.rename(state.path / "nodes", tmp_path / "old-nodes")
+    (state.path / "nodes").symlink_to(elsewhere)
+    with pytest.raises(UsageError, match="is a symbolic link"):
+        render_stack(stack, StateDir(stack.name, state.path.parent))  # as the next command would
+    assert os.listdir(elsewhere) == ["lay-01"] and os.listdir(elsewhere / "lay-01") == ["key.pem"]
