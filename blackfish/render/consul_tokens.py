@@ -36,12 +36,14 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 
 def ensure(stack: Stack, state: StateDir) -> dict:
     """{"management": .., "registrator": .., "consul-template": .., "agents": {node name: ..}}."""
+    return {**{role: _token(state, f"consul-token-{role}") for role in ROLES}, "agents": _agent_tokens(stack, state)}
+
+
+def _token(state: StateDir, name: str) -> str:
+    """secrets/<name>, checked like every stored secret (a new one when missing)."""
     from blackfish.render import checked_secret
 
-    def token(name: str) -> str:
-        return checked_secret(state, f"consul-token-{name}", None, lambda: str(uuid.uuid4()), (_UUID, "a lowercase UUID"))
-
-    return {**{role: token(role) for role in ROLES}, "agents": _agent_tokens(stack, state)}
+    return checked_secret(state, name, None, lambda: str(uuid.uuid4()), (_UUID, "a lowercase UUID"))
 
 
 def _agent_tokens(stack: Stack, state: StateDir) -> dict[str, str]:
@@ -81,11 +83,4 @@ def _legacy_agents(state: StateDir) -> dict[str, str]:
         names = [n for n in os.listdir(state.file(SECRETS)) if n.startswith(_LEGACY_AGENT)]
     except FileNotFoundError:
         return {}
-    tokens = {}
-    for name in names:
-        value = (state.read(f"{SECRETS}/{name}") or b"").decode().strip()
-        if not _UUID.fullmatch(value):
-            raise UsageError(f"{state.file(SECRETS + '/' + name)}: not a valid agent token (must be a lowercase UUID); "
-                             "remove the file to have a new one generated")
-        tokens[name[len(_LEGACY_AGENT):]] = value
-    return tokens
+    return {name[len(_LEGACY_AGENT):]: _token(state, name) for name in names}

@@ -63,3 +63,10 @@ def test_a_damaged_token_file_is_an_error_naming_it(tmp_path, content):
     state.file("secrets/consul-agent-tokens.json").write_text(content)
     with pytest.raises(UsageError, match=r"secrets/consul-agent-tokens\.json: not valid .*remove the file"):
         render_stack(stack, state)
+
+
+def test_a_damaged_token_file_of_an_earlier_version_is_an_error_naming_it(tmp_path):
+    stack, state, _ = render_yaml(NODES, tmp_path)
+    state.write("secrets/consul-token-agent-tok-03", "not-a-uuid\n")
+    with pytest.raises(UsageError, match=r"secrets/consul-token-agent-tok-03: not a valid .*lowercase UUID.*remove the file"):
+        render_stack(stack, state)
